@@ -1,0 +1,39 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { requestId } from "hono/request-id";
+import type { AppEnv } from "./http/app-env";
+import { onError, onNotFound, validationHook } from "./http/problem-handlers";
+import { requestMetrics } from "./http/request-metrics";
+import { createRedirectRoutes } from "./links/redirect-routes";
+import { createOpsRoutes } from "./ops/ops-routes";
+import type { Services } from "./services";
+
+/**
+ * Builds the whole HTTP application from injected services. It knows nothing of the runtime: the
+ * Node and Worker entries build `services` and hand requests to `app.fetch`.
+ *
+ * @example
+ * const app = createApp(createServices(platform));
+ * const res = await app.request("/healthz");
+ */
+export function createApp(services: Services): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+  app.use(requestId());
+  app.use(async function provideServices(c, next) {
+    c.set("services", services);
+    await next();
+  });
+  app.use(requestMetrics());
+
+  app.route("/", createOpsRoutes({ metricsToken: services.config.METRICS_TOKEN }));
+  app.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: { title: "edgelink", version: "1.0.0", description: "Short links and click analytics." },
+  });
+  // The catch-all slug route goes last so that every fixed path above wins.
+  app.route("/", createRedirectRoutes());
+
+  app.onError(onError);
+  app.notFound(onNotFound);
+  return app;
+}

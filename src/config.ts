@@ -1,0 +1,105 @@
+import { z } from "zod";
+
+/** Comma-separated list of URLs; empty or unset means none. */
+const urlList = z
+  .string()
+  .optional()
+  .transform((value) =>
+    (value ?? "")
+      .split(",")
+      .map((part) => part.trim())
+      .filter(Boolean),
+  )
+  .pipe(z.array(z.url()));
+
+const boolFlag = z
+  .enum(["true", "false", "1", "0", ""])
+  .optional()
+  .transform((value) => value === "true" || value === "1");
+
+const postgresUrl = z
+  .url()
+  .refine((value) => /^postgres(ql)?:\/\//.test(value), "must be a postgres:// or postgresql:// URL");
+
+/**
+ * Every setting edgelink reads, validated once at start. This module is the only reader of the
+ * environment (Node: `process.env`, Workers: bindings), so every other module gets typed values.
+ */
+export const configSchema = z
+  .object({
+    NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
+    PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+    HOST: z.string().min(1).default("0.0.0.0"),
+    WEB_CONCURRENCY: z.coerce.number().int().min(1).max(256).optional(),
+    SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
+    LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
+
+    DATABASE_URL: postgresUrl.optional(),
+    DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(1000).default(10),
+    DATABASE_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(5_000),
+    DATABASE_REPLICA_URLS: urlList,
+    PGLITE_DATA_DIR: z.string().min(1).default(".data/pglite"),
+    /** Local stand-in for Neon's SQL-over-HTTP endpoint (dev and tests only). */
+    NEON_FETCH_ENDPOINT: z.url().optional(),
+
+    REDIS_URL: z
+      .url()
+      .refine((value) => /^rediss?:\/\//.test(value), "must be a redis:// or rediss:// URL")
+      .optional(),
+    UPSTASH_REDIS_REST_URL: z.url().optional(),
+    UPSTASH_REDIS_REST_TOKEN: z.string().min(1).optional(),
+
+    /** Hostnames that serve short links; the first is where links go when none is named. */
+    SHORT_DOMAINS: z
+      .string()
+      .default("localhost")
+      .transform((value) =>
+        value
+          .split(",")
+          .map((part) => part.trim().toLowerCase())
+          .filter(Boolean),
+      )
+      .pipe(z.array(z.string().regex(/^[a-z0-9.-]+$/, "must be hostnames without scheme or port")).min(1)),
+
+    READINESS_TIMEOUT_MS: z.coerce.number().int().min(50).max(30_000).default(1_000),
+    METRICS_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
+    TRUST_PROXY: boolFlag,
+  })
+  .superRefine((config, ctx) => {
+    if (Boolean(config.UPSTASH_REDIS_REST_URL) !== Boolean(config.UPSTASH_REDIS_REST_TOKEN)) {
+      ctx.addIssue({
+        code: "custom",
+        path: [config.UPSTASH_REDIS_REST_URL ? "UPSTASH_REDIS_REST_TOKEN" : "UPSTASH_REDIS_REST_URL"],
+        message: "UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN must be set together",
+      });
+    }
+  });
+
+export type Config = z.infer<typeof configSchema>;
+
+/** Raised when the environment does not describe a runnable edgelink; the message is one line. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/**
+ * Parses the environment into a {@link Config}. Empty strings count as unset, so a blank line in a
+ * `.env` file falls back to the default instead of failing validation.
+ *
+ * @example
+ * const config = loadConfig(process.env); // Node
+ * const config = loadConfig(env);         // Worker bindings
+ */
+export function loadConfig(source: Record<string, unknown>): Config {
+  const env: Record<string, unknown> = {};
+  for (const key of Object.keys(configSchema.shape)) {
+    const value = source[key];
+    if (value !== undefined && value !== "") env[key] = value;
+  }
+  const parsed = configSchema.safeParse(env);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const variable = issue?.path.join(".") || "environment";
+  const received = issue?.path[0] !== undefined && env[String(issue.path[0])] === undefined ? " (missing)" : "";
+  throw new ConfigError(`invalid configuration: ${variable}${received}: ${issue?.message ?? "invalid"}`);
+}

@@ -1,0 +1,120 @@
+import cluster, { type Worker } from "node:cluster";
+import type { Logger } from "../platform/log/logger";
+import type { MetricsSnapshot } from "../platform/metrics/metrics-registry";
+
+type ClusterMessage =
+  | { type: "metrics:request"; id: number }
+  | { type: "metrics:collect"; id: number }
+  | { type: "metrics:snapshot"; id: number; snapshot: MetricsSnapshot }
+  | { type: "metrics:result"; id: number; snapshots: MetricsSnapshot[] };
+
+/** A worker that dies within this long of starting counts towards the crash-loop backoff. */
+const stableAfterMs = 10_000;
+const maxBackoffMs = 30_000;
+const collectTimeoutMs = 1_000;
+
+/**
+ * The primary: forks `count` workers, replaces any that dies (with exponential backoff while they
+ * keep dying young, so a crash loop does not spin), relays metrics requests, and on SIGTERM/SIGINT
+ * asks every worker to drain and exits 0 once they are gone.
+ */
+export function superviseWorkers(options: { count: number; shutdownTimeoutMs: number; logger: Logger }): void {
+  const { logger } = options;
+  let stopping = false;
+  let quickDeaths = 0;
+  const startedAt = new Map<number, number>();
+
+  const fork = () => {
+    const worker = cluster.fork();
+    startedAt.set(worker.id, Date.now());
+    worker.on("message", (message: ClusterMessage) => relayMetrics(worker, message));
+  };
+
+  cluster.on("exit", (worker, code, signal) => {
+    const lived = Date.now() - (startedAt.get(worker.id) ?? 0);
+    startedAt.delete(worker.id);
+    if (stopping) {
+      if (Object.keys(cluster.workers ?? {}).length === 0) {
+        logger.info("all workers stopped; exiting");
+        process.exit(0);
+      }
+      return;
+    }
+    quickDeaths = lived < stableAfterMs ? quickDeaths + 1 : 0;
+    const delay = quickDeaths === 0 ? 0 : Math.min(maxBackoffMs, 100 * 2 ** (quickDeaths - 1));
+    logger.warn("worker died; replacing", { pid: worker.process.pid, code, signal, livedMs: lived, restartInMs: delay });
+    setTimeout(() => !stopping && fork(), delay);
+  });
+
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info("draining workers", { signal, deadlineMs: options.shutdownTimeoutMs });
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.send({ type: "shutdown" });
+    // Workers enforce the drain deadline themselves; this only catches one that hangs past it.
+    setTimeout(() => {
+      logger.error("workers did not stop in time; killing them");
+      for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill("SIGKILL");
+      process.exit(1);
+    }, options.shutdownTimeoutMs + 5_000).unref();
+    if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+  };
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
+
+  for (let i = 0; i < options.count; i += 1) fork();
+}
+
+const pending = new Map<number, { snapshots: MetricsSnapshot[]; expected: number; reply: (all: MetricsSnapshot[]) => void }>();
+let nextCollection = 0;
+
+/** In the primary: gathers one snapshot from every live worker and hands the set to the asker. */
+function relayMetrics(asker: Worker, message: ClusterMessage): void {
+  if (message.type === "metrics:snapshot") {
+    const collection = pending.get(message.id);
+    collection?.snapshots.push(message.snapshot);
+    if (collection && collection.snapshots.length >= collection.expected) collection.reply(collection.snapshots);
+    return;
+  }
+  if (message.type !== "metrics:request") return;
+  const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => Boolean(w?.isConnected()));
+  const id = ++nextCollection;
+  const finish = (snapshots: MetricsSnapshot[]) => {
+    if (!pending.delete(id)) return;
+    clearTimeout(timer);
+    if (asker.isConnected()) asker.send({ type: "metrics:result", id: message.id, snapshots });
+  };
+  // A worker that is busy or dying must not hold the scrape: answer with what arrived in time.
+  const timer = setTimeout(() => finish(pending.get(id)?.snapshots ?? []), collectTimeoutMs);
+  pending.set(id, { snapshots: [], expected: workers.length, reply: finish });
+  for (const worker of workers) worker.send({ type: "metrics:collect", id });
+}
+
+/**
+ * In a worker: answers the primary's collection requests with `snapshot()`, and returns the
+ * `collectMetrics` function that asks for every worker's snapshot.
+ */
+export function joinClusterMetrics(snapshot: () => MetricsSnapshot): () => Promise<MetricsSnapshot[]> {
+  const waiting = new Map<number, (snapshots: MetricsSnapshot[]) => void>();
+  let nextRequest = 0;
+  process.on("message", (message: ClusterMessage) => {
+    if (message.type === "metrics:collect") process.send?.({ type: "metrics:snapshot", id: message.id, snapshot: snapshot() });
+    if (message.type === "metrics:result") {
+      waiting.get(message.id)?.(message.snapshots);
+      waiting.delete(message.id);
+    }
+  });
+  return () =>
+    new Promise((resolve) => {
+      const id = ++nextRequest;
+      const timer = setTimeout(() => {
+        waiting.delete(id);
+        resolve([snapshot()]);
+      }, collectTimeoutMs * 2);
+      waiting.set(id, (snapshots) => {
+        clearTimeout(timer);
+        resolve(snapshots.length > 0 ? snapshots : [snapshot()]);
+      });
+      process.send?.({ type: "metrics:request", id });
+    });
+}

@@ -1,0 +1,71 @@
+import type { Server } from "node:http";
+import { serve } from "@hono/node-server";
+import { createApp } from "../app";
+import type { Config } from "../config";
+import type { Logger } from "../platform/log/logger";
+import { createNodePlatform } from "../platform/node/node-platform";
+import { runMaintenance } from "../ops/maintenance";
+import { createServices, type Platform } from "../services";
+
+const maintenanceEveryMs = 60 * 60 * 1000;
+
+/** A serving process: the app on one port, and how to stop it without dropping a request. */
+export interface RunningServer {
+  port: number;
+  /** Stops accepting, lets in-flight requests finish within the deadline, then closes backends. */
+  drain(): Promise<void>;
+}
+
+/**
+ * Serves the app with `@hono/node-server`. Under `node:cluster` every worker calls this with the
+ * same port and the primary shares the listening socket among them.
+ */
+export async function startServer(
+  config: Config,
+  logger: Logger,
+  options: { extend?: (platform: Platform) => Platform; runsMaintenance: boolean },
+): Promise<RunningServer> {
+  const base = await createNodePlatform(config, logger);
+  const platform = options.extend ? options.extend(base) : base;
+  const services = createServices(platform);
+  const app = createApp(services);
+  const server = await new Promise<Server>((resolve) => {
+    const started = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, () =>
+      resolve(started as Server),
+    ) as Server;
+  });
+  // Keep-alive longer than a typical load balancer's idle timeout, so the LB closes first.
+  server.keepAliveTimeout = 65_000;
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : config.PORT;
+
+  // One process per deployment runs housekeeping; failures are logged and retried next tick.
+  const maintenance = options.runsMaintenance
+    ? setInterval(() => {
+        runMaintenance(services, new Date()).catch((error: unknown) => logger.error("maintenance failed", { error }));
+      }, maintenanceEveryMs)
+    : undefined;
+
+  let draining: Promise<void> | undefined;
+  const drain = () => {
+    draining ??= (async () => {
+      clearInterval(maintenance);
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const deadline = setTimeout(() => {
+        logger.warn("drain deadline passed, closing remaining connections", {
+          deadlineMs: config.SHUTDOWN_TIMEOUT_MS,
+        });
+        server.closeAllConnections();
+      }, config.SHUTDOWN_TIMEOUT_MS);
+      // Idle keep-alive sockets that become idle after close() are reaped as they go quiet.
+      const reaper = setInterval(() => server.closeIdleConnections(), 250);
+      await closed;
+      clearTimeout(deadline);
+      clearInterval(reaper);
+      await Promise.allSettled([platform.db.close(), platform.cache.close()]);
+    })();
+    return draining;
+  };
+  return { port, drain };
+}

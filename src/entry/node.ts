@@ -1,0 +1,70 @@
+import cluster from "node:cluster";
+import { availableParallelism } from "node:os";
+import { type Config, ConfigError, loadConfig } from "../config";
+import { createLogger, type Logger } from "../platform/log/logger";
+import { usesEmbeddedDatabase } from "../platform/node/node-platform";
+import { joinClusterMetrics, superviseWorkers } from "./node-cluster";
+import { startServer } from "./node-server";
+
+/**
+ * The self-hosted entry. With a real Postgres it runs a `node:cluster` of WEB_CONCURRENCY workers
+ * (default: available parallelism) sharing one port; on the embedded PGlite, whose data directory
+ * one process owns, it serves from a single process.
+ */
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig(process.env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(`edgelink: ${error.message}`);
+    process.exit(1);
+  }
+  const logger = createLogger({ level: config.LOG_LEVEL, base: { service: "edgelink", pid: process.pid } });
+
+  if (cluster.isPrimary) {
+    if (usesEmbeddedDatabase(config)) {
+      logger.info("embedded PGlite owns its data directory: serving from a single process", {
+        dataDir: config.PGLITE_DATA_DIR,
+      });
+      return serveUntilSignal(config, logger, false);
+    }
+    const count = config.WEB_CONCURRENCY ?? availableParallelism();
+    logger.info("starting cluster", { workers: count, port: config.PORT });
+    superviseWorkers({ count, shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS, logger });
+    return;
+  }
+  return serveUntilSignal(config, logger, true);
+}
+
+async function serveUntilSignal(config: Config, logger: Logger, inCluster: boolean): Promise<void> {
+  const started = performance.now();
+  const server = await startServer(config, logger, {
+    extend: (platform) =>
+      inCluster ? { ...platform, collectMetrics: joinClusterMetrics(() => platform.metrics.snapshot()) } : platform,
+    runsMaintenance: !inCluster || cluster.worker?.id === 1,
+  });
+  logger.info("listening", {
+    port: server.port,
+    startupMs: Math.round(performance.now() - started),
+    address: `http://${config.HOST === "0.0.0.0" ? "localhost" : config.HOST}:${server.port}`,
+  });
+  const stop = async (reason: string) => {
+    logger.info("draining", { reason, deadlineMs: config.SHUTDOWN_TIMEOUT_MS });
+    await server.drain();
+    logger.info("stopped");
+    process.exit(0);
+  };
+  process.once("SIGTERM", () => void stop("SIGTERM"));
+  process.once("SIGINT", () => void stop("SIGINT"));
+  if (inCluster) {
+    process.on("message", (message: { type?: string }) => {
+      if (message?.type === "shutdown") void stop("primary asked");
+    });
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(`edgelink: failed to start: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});

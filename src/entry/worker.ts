@@ -1,0 +1,79 @@
+import type { ExportedHandler } from "@cloudflare/workers-types";
+import { Redis } from "@upstash/redis/cloudflare";
+import { createApp } from "../app";
+import { ConfigError, loadConfig } from "../config";
+import type { Cache } from "../platform/cache/cache";
+import { MemoryCache } from "../platform/cache/memory-cache";
+import { UpstashCache } from "../platform/cache/upstash-cache";
+import { createNeonHttpDatabase } from "../platform/db/neon-http-database";
+import { createLogger } from "../platform/log/logger";
+import { MetricsRegistry } from "../platform/metrics/metrics-registry";
+import { createServices } from "../services";
+import { runMaintenance } from "../ops/maintenance";
+
+/** Worker bindings: plain variables and secrets, all validated by `loadConfig`. */
+export type Env = Record<string, unknown>;
+
+type Built = { app: ReturnType<typeof createApp>; services: ReturnType<typeof createServices> };
+
+/**
+ * One app per isolate, built on the first request from that isolate's bindings. Neon over HTTP and
+ * Upstash over REST hold no sockets, so nothing here outlives a request in a way workerd forbids.
+ */
+let built: { env: Env; value: Built } | undefined;
+
+function build(env: Env): Built {
+  if (built?.env === env) return built.value;
+  const config = loadConfig(env);
+  if (!config.DATABASE_URL) throw new ConfigError("invalid configuration: DATABASE_URL (missing): required on the edge");
+  const logger = createLogger({ level: config.LOG_LEVEL, base: { service: "edgelink", runtime: "workerd" } });
+  const cache: Cache =
+    config.UPSTASH_REDIS_REST_URL && config.UPSTASH_REDIS_REST_TOKEN
+      ? new UpstashCache(
+          new Redis({ url: config.UPSTASH_REDIS_REST_URL, token: config.UPSTASH_REDIS_REST_TOKEN, enableTelemetry: false }),
+          "upstash-rest",
+        )
+      : new MemoryCache({ maxEntries: 10_000 });
+  if (cache.kind === "memory") logger.warn("no Upstash Redis configured: caching per isolate only");
+  const db = createNeonHttpDatabase({
+    url: config.DATABASE_URL,
+    replicaUrls: config.DATABASE_REPLICA_URLS,
+    fetchEndpoint: config.NEON_FETCH_ENDPOINT,
+  });
+  const services = createServices({ runtime: "workerd", config, db, cache, metrics: new MetricsRegistry(), logger });
+  const value = { app: createApp(services), services };
+  built = { env, value };
+  return value;
+}
+
+/** A bad binding answers 503 with one line naming it, instead of an opaque exception page. */
+function misconfigured(error: unknown): Response {
+  if (!(error instanceof ConfigError)) throw error;
+  console.error(`edgelink: ${error.message}`);
+  return Response.json(
+    { type: "https://edgelink.dev/problems/dependency-unavailable", title: "Service misconfigured", status: 503, detail: error.message },
+    { status: 503, headers: { "Content-Type": "application/problem+json" } },
+  );
+}
+
+export default {
+  // workers-types and the DOM lib each declare Request/Response; at run time they are the same class.
+  fetch(request, env, ctx) {
+    try {
+      return build(env).app.fetch(request as unknown as Request, env, ctx) as never;
+    } catch (error) {
+      return misconfigured(error) as never;
+    }
+  },
+
+  async queue(batch, env) {
+    const { services } = build(env);
+    services.logger.error("no consumer for queue; retrying batch", { queue: batch.queue, messages: batch.messages.length });
+    batch.retryAll({ delaySeconds: 60 });
+  },
+
+  async scheduled(controller, env, ctx) {
+    const { services } = build(env);
+    ctx.waitUntil(runMaintenance(services, new Date(controller.scheduledTime)));
+  },
+} satisfies ExportedHandler<Env>;

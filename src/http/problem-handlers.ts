@@ -1,0 +1,71 @@
+import type { Hook } from "@hono/zod-openapi";
+import type { Context, ErrorHandler, NotFoundHandler } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { ZodError } from "zod";
+import type { AppEnv } from "./app-env";
+import { AppError, type ErrorCode, type FieldError, toProblem } from "./errors";
+
+/** Renders an {@link AppError} as `application/problem+json`, keeping any headers it carries. */
+export function problemResponse(c: Context<AppEnv>, error: AppError): Response {
+  const body = toProblem(error, c.get("requestId"), new URL(c.req.url).pathname);
+  for (const [name, value] of Object.entries(error.headers ?? {})) c.header(name, value);
+  c.header("Content-Type", "application/problem+json");
+  return c.body(JSON.stringify(body), error.status as 400);
+}
+
+const statusToCode: Record<number, ErrorCode> = {
+  400: "BAD_REQUEST",
+  401: "UNAUTHORIZED",
+  403: "FORBIDDEN",
+  404: "NOT_FOUND",
+  405: "METHOD_NOT_ALLOWED",
+  409: "CONFLICT",
+  413: "PAYLOAD_TOO_LARGE",
+  415: "UNSUPPORTED_MEDIA_TYPE",
+  422: "UNPROCESSABLE",
+  429: "RATE_LIMITED",
+  503: "DEPENDENCY_UNAVAILABLE",
+  504: "TIMEOUT",
+};
+
+/**
+ * The one `onError`. Known errors keep their message; anything else is logged with the request id
+ * and answered with a generic 500 so no stack, SQL or driver detail reaches the client.
+ */
+export const onError: ErrorHandler<AppEnv> = (error, c) => {
+  if (error instanceof AppError) return problemResponse(c, error);
+  if (error instanceof HTTPException && error.status < 500) {
+    const code = statusToCode[error.status] ?? "BAD_REQUEST";
+    return problemResponse(c, new AppError(code, { detail: error.message || undefined }));
+  }
+  if (error instanceof HTTPException && error.status === 504) {
+    return problemResponse(c, new AppError("TIMEOUT"));
+  }
+  c.var.services?.logger.error("unhandled error", {
+    requestId: c.get("requestId"),
+    route: c.req.routePath,
+    error: { name: error.name, message: error.message, stack: error.stack },
+  });
+  return problemResponse(c, new AppError("INTERNAL", { detail: "An unexpected error occurred." }));
+};
+
+export const onNotFound: NotFoundHandler<AppEnv> = (c) =>
+  problemResponse(c, new AppError("NOT_FOUND", { detail: `No route for ${c.req.method} ${new URL(c.req.url).pathname}.` }));
+
+/** Turns zod issues into field errors named by where they came from (`body.url`, `param.slug`). */
+export function fieldErrors(target: string, error: ZodError): FieldError[] {
+  return error.issues.map((issue) => ({
+    field: [target === "json" ? "body" : target, ...issue.path.map(String)].join("."),
+    message: issue.message,
+  }));
+}
+
+/** The one validation hook: every route's invalid input becomes a 400 problem naming each field. */
+export const validationHook: Hook<unknown, AppEnv, string, unknown> = (result) => {
+  if (result.success) return;
+  const errors = fieldErrors(result.target, result.error);
+  throw new AppError("VALIDATION_FAILED", {
+    detail: errors.map((e) => `${e.field}: ${e.message}`).join("; "),
+    errors,
+  });
+};

@@ -1,0 +1,111 @@
+import { and, arrayContains, desc, eq, lt, or, sql } from "drizzle-orm";
+import { links } from "../../db/schema";
+import type { Database } from "../platform/db/database";
+
+export type Link = typeof links.$inferSelect;
+export type NewLink = Omit<typeof links.$inferInsert, "id" | "createdAt" | "updatedAt" | "clickCount">;
+export type LinkChanges = Partial<Omit<NewLink, "workspaceId">>;
+
+/** Position in the newest-first listing: the last row's creation time and id (ties broken by id). */
+export interface LinkCursor {
+  createdAt: Date;
+  id: string;
+}
+
+/** Postgres' unique_violation, whatever driver reports it (drizzle wraps it as `cause`). */
+export function isUniqueViolation(error: unknown): boolean {
+  for (let current = error; current && typeof current === "object"; current = (current as Error).cause) {
+    if ((current as { code?: unknown }).code === "23505") return true;
+  }
+  return false;
+}
+
+/**
+ * Links, always addressed within one workspace except on the redirect path, which looks a link up
+ * by (domain, slug) — the unique index — and owns no tenant context.
+ */
+export function createLinkRepository(db: Database) {
+  const ownedBy = (workspaceId: string, id: string) => and(eq(links.workspaceId, workspaceId), eq(links.id, id));
+
+  return {
+    /** Answers `null` when (domain, slug) is already taken. */
+    async create(input: NewLink): Promise<Link | null> {
+      try {
+        const [row] = await db.primary.insert(links).values(input).returning();
+        return row!;
+      } catch (error) {
+        if (isUniqueViolation(error)) return null;
+        throw error;
+      }
+    },
+
+    async findBySlug(domain: string, slug: string): Promise<Link | null> {
+      const [row] = await db.primary
+        .select()
+        .from(links)
+        .where(and(eq(links.domain, domain), eq(links.slug, slug)))
+        .limit(1);
+      return row ?? null;
+    },
+
+    async findById(workspaceId: string, id: string): Promise<Link | null> {
+      const [row] = await db.primary.select().from(links).where(ownedBy(workspaceId, id)).limit(1);
+      return row ?? null;
+    },
+
+    /** Newest first; lists tolerate replica lag, so they read from a replica when one is configured. */
+    async list(
+      workspaceId: string,
+      options: { limit: number; cursor?: LinkCursor; tag?: string },
+    ): Promise<{ rows: Link[]; nextCursor: LinkCursor | null }> {
+      const { cursor, tag } = options;
+      const rows = await db.replica
+        .select()
+        .from(links)
+        .where(
+          and(
+            eq(links.workspaceId, workspaceId),
+            tag ? arrayContains(links.tags, [tag]) : undefined,
+            cursor
+              ? or(
+                  lt(links.createdAt, cursor.createdAt),
+                  and(eq(links.createdAt, cursor.createdAt), lt(links.id, cursor.id)),
+                )
+              : undefined,
+          ),
+        )
+        .orderBy(desc(links.createdAt), desc(links.id))
+        .limit(options.limit + 1);
+      const page = rows.slice(0, options.limit);
+      const last = page.at(-1);
+      return {
+        rows: page,
+        nextCursor: rows.length > options.limit && last ? { createdAt: last.createdAt, id: last.id } : null,
+      };
+    },
+
+    /** Answers `null` when the link does not exist in this workspace; throws nothing for foreign ids. */
+    async update(workspaceId: string, id: string, changes: LinkChanges): Promise<Link | null> {
+      const [row] = await db.primary
+        .update(links)
+        .set({ ...changes, updatedAt: sql`now()` })
+        .where(ownedBy(workspaceId, id))
+        .returning();
+      return row ?? null;
+    },
+
+    async delete(workspaceId: string, id: string): Promise<Link | null> {
+      const [row] = await db.primary.delete(links).where(ownedBy(workspaceId, id)).returning();
+      return row ?? null;
+    },
+
+    /** Creates several links all-or-nothing (one batch on neon-http, one transaction elsewhere). */
+    async createMany(inputs: NewLink[]): Promise<Link[]> {
+      if (inputs.length === 0) return [];
+      const results = await db.atomic((tx) => inputs.map((input) => tx.insert(links).values(input).returning()));
+      return (results as Link[][]).map((rows) => rows[0]!);
+    },
+  };
+}
+
+export type LinkRepository = ReturnType<typeof createLinkRepository>;

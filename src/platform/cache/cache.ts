@@ -1,0 +1,21 @@
+export type CacheKind = "memory" | "upstash-rest" | "redis-tcp";
+
+/**
+ * The cache and counter port (Redis semantics). Values are JSON; TTLs are in seconds and
+ * optional. Every implementation namespaces its keys, so one Redis can serve several apps.
+ */
+export interface Cache {
+  readonly kind: CacheKind;
+  get<T>(key: string): Promise<T | null>;
+  set<T>(key: string, value: T, options?: { ttlSeconds?: number }): Promise<void>;
+  /** Deletes keys and answers how many existed. */
+  delete(...keys: string[]): Promise<number>;
+  /** Atomically adds `by` and answers the new value; `ttlSeconds` applies when the key is created. */
+  increment(key: string, by?: number, options?: { ttlSeconds?: number }): Promise<number>;
+  /** A trivial round trip; rejects when the backing store is unreachable. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Prefix of every key edgelink writes, so a shared Redis stays tidy. */
+export const keyPrefix = "el:";

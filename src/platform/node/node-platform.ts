@@ -1,0 +1,60 @@
+import { mkdir } from "node:fs/promises";
+import { resolve } from "node:path";
+import { Redis } from "@upstash/redis";
+import type { Config } from "../../config";
+import type { Platform } from "../../services";
+import type { Cache } from "../cache/cache";
+import { MemoryCache } from "../cache/memory-cache";
+import { UpstashCache } from "../cache/upstash-cache";
+import type { Database } from "../db/database";
+import { createNodePostgresDatabase } from "../db/node-postgres-database";
+import { createPgliteDatabase } from "../db/pglite-database";
+import type { Logger } from "../log/logger";
+import { MetricsRegistry } from "../metrics/metrics-registry";
+import { createTcpRequester } from "./redis-tcp-requester";
+
+/** Committed drizzle-kit migrations, resolved from the working directory (the repo or image root). */
+export const migrationsFolder = resolve("db/migrations");
+
+/** Which Postgres a Node process talks to: a real one when DATABASE_URL is set, else embedded PGlite. */
+export function usesEmbeddedDatabase(config: Config): boolean {
+  return !config.DATABASE_URL;
+}
+
+export async function createNodeDatabase(config: Config, logger: Logger): Promise<Database> {
+  if (!config.DATABASE_URL) {
+    if (!config.PGLITE_DATA_DIR.includes("://")) await mkdir(config.PGLITE_DATA_DIR, { recursive: true });
+    return createPgliteDatabase({ dataDir: config.PGLITE_DATA_DIR, migrationsFolder });
+  }
+  return createNodePostgresDatabase({
+    url: config.DATABASE_URL,
+    replicaUrls: config.DATABASE_REPLICA_URLS,
+    poolMax: config.DATABASE_POOL_MAX,
+    statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS,
+    logger,
+  });
+}
+
+/** Upstash REST when its URL is set, a standard Redis over TCP for REDIS_URL, else in-process. */
+export function createNodeCache(config: Config): Cache {
+  if (config.UPSTASH_REDIS_REST_URL && config.UPSTASH_REDIS_REST_TOKEN) {
+    const redis = new Redis({
+      url: config.UPSTASH_REDIS_REST_URL,
+      token: config.UPSTASH_REDIS_REST_TOKEN,
+      enableTelemetry: false,
+    });
+    return new UpstashCache(redis, "upstash-rest");
+  }
+  if (config.REDIS_URL) {
+    const requester = createTcpRequester(config.REDIS_URL);
+    return new UpstashCache(new Redis(requester), "redis-tcp", () => requester.close());
+  }
+  return new MemoryCache();
+}
+
+/** Builds the Node platform from validated config; the caller owns `close`. */
+export async function createNodePlatform(config: Config, logger: Logger): Promise<Platform> {
+  const db = await createNodeDatabase(config, logger);
+  const cache = createNodeCache(config);
+  return { runtime: "node", config, db, cache, metrics: new MetricsRegistry(), logger };
+}

@@ -1,0 +1,39 @@
+import type { Config } from "./config";
+import { createLinkRepository, type LinkRepository } from "./links/link-repository";
+import type { Cache } from "./platform/cache/cache";
+import type { Database } from "./platform/db/database";
+import type { Logger } from "./platform/log/logger";
+import type { MetricsRegistry, MetricsSnapshot } from "./platform/metrics/metrics-registry";
+import { createWorkspaceRepository, type WorkspaceRepository } from "./workspaces/workspace-repository";
+
+export type Runtime = "node" | "workerd";
+
+/** What a runtime entry builds from its config and hands to `createApp`. */
+export interface Platform {
+  runtime: Runtime;
+  config: Config;
+  db: Database;
+  cache: Cache;
+  metrics: MetricsRegistry;
+  logger: Logger;
+  /**
+   * Snapshots of every process serving this port, for `/metrics`. A Node cluster gathers them from
+   * all workers; a single process or an isolate answers its own.
+   */
+  collectMetrics?: () => Promise<MetricsSnapshot[]>;
+}
+
+/** Everything handlers reach through `c.var.services`: the platform plus the repositories. */
+export interface Services extends Platform {
+  links: LinkRepository;
+  workspaces: WorkspaceRepository;
+}
+
+/** Wires repositories (and, as they arrive, services) once per process or isolate. */
+export function createServices(platform: Platform): Services {
+  return {
+    ...platform,
+    links: createLinkRepository(platform.db),
+    workspaces: createWorkspaceRepository(platform.db),
+  };
+}
