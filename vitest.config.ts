@@ -1,5 +1,6 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { workerBindings } from "./test/workers/worker-bindings";
 
 export default defineConfig({
   test: {
@@ -24,10 +25,19 @@ export default defineConfig({
         },
       },
       {
-        plugins: [cloudflareTest({ wrangler: { configPath: "./test/workers/wrangler.test.toml" } })],
+        // The deployable wrangler.toml itself (entry, compatibility date and flags, [vars]); the test
+        // bindings come from what the project's globalSetup provides once the stand-ins are up.
+        plugins: [
+          cloudflareTest(({ inject }) => ({
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: { bindings: workerBindings(inject("edgeServices")) },
+          })),
+        ],
         test: {
           name: "workers",
           include: ["test/workers/**/*.test.ts"],
+          globalSetup: ["test/workers/global-setup.ts"],
+          testTimeout: 20_000,
         },
       },
     ],

@@ -29,7 +29,9 @@ async function main(): Promise<void> {
     const target = new URL(config.DATABASE_URL);
     console.log(`migrating ${target.hostname}:${target.port || 5432}${target.pathname} …`);
     const count = await migratePostgres(config.DATABASE_URL);
-    console.log(`done: ${count} migration(s) present, all applied (${Math.round(performance.now() - started)} ms)`);
+    console.log(
+      `done: ${count} migration(s) present, all applied (${Math.round(performance.now() - started)} ms)`,
+    );
     return;
   }
   console.log(`DATABASE_URL unset: migrating embedded PGlite at ${config.PGLITE_DATA_DIR} …`);
@@ -40,7 +42,8 @@ async function main(): Promise<void> {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   main().catch((error: unknown) => {
-    const message = error instanceof ConfigError ? error.message : error instanceof Error ? error.message : String(error);
+    const message =
+      error instanceof ConfigError ? error.message : error instanceof Error ? error.message : String(error);
     console.error(`db:migrate failed: ${message}`);
     process.exit(1);
   });

@@ -130,7 +130,14 @@ export const rollups = pgTable(
   (table) => [
     primaryKey({
       name: "rollups_pkey",
-      columns: [table.linkId, table.granularity, table.bucketStart, table.traffic, table.dimension, table.value],
+      columns: [
+        table.linkId,
+        table.granularity,
+        table.bucketStart,
+        table.traffic,
+        table.dimension,
+        table.value,
+      ],
     }),
   ],
 );

@@ -100,6 +100,7 @@ export function loadConfig(source: Record<string, unknown>): Config {
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
   const variable = issue?.path.join(".") || "environment";
-  const received = issue?.path[0] !== undefined && env[String(issue.path[0])] === undefined ? " (missing)" : "";
+  const received =
+    issue?.path[0] !== undefined && env[String(issue.path[0])] === undefined ? " (missing)" : "";
   throw new ConfigError(`invalid configuration: ${variable}${received}: ${issue?.message ?? "invalid"}`);
 }

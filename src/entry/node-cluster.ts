@@ -18,7 +18,11 @@ const collectTimeoutMs = 1_000;
  * keep dying young, so a crash loop does not spin), relays metrics requests, and on SIGTERM/SIGINT
  * asks every worker to drain and exits 0 once they are gone.
  */
-export function superviseWorkers(options: { count: number; shutdownTimeoutMs: number; logger: Logger }): void {
+export function superviseWorkers(options: {
+  count: number;
+  shutdownTimeoutMs: number;
+  logger: Logger;
+}): void {
   const { logger } = options;
   let stopping = false;
   let quickDeaths = 0;
@@ -42,7 +46,13 @@ export function superviseWorkers(options: { count: number; shutdownTimeoutMs: nu
     }
     quickDeaths = lived < stableAfterMs ? quickDeaths + 1 : 0;
     const delay = quickDeaths === 0 ? 0 : Math.min(maxBackoffMs, 100 * 2 ** (quickDeaths - 1));
-    logger.warn("worker died; replacing", { pid: worker.process.pid, code, signal, livedMs: lived, restartInMs: delay });
+    logger.warn("worker died; replacing", {
+      pid: worker.process.pid,
+      code,
+      signal,
+      livedMs: lived,
+      restartInMs: delay,
+    });
     setTimeout(() => !stopping && fork(), delay);
   });
 
@@ -65,7 +75,10 @@ export function superviseWorkers(options: { count: number; shutdownTimeoutMs: nu
   for (let i = 0; i < options.count; i += 1) fork();
 }
 
-const pending = new Map<number, { snapshots: MetricsSnapshot[]; expected: number; reply: (all: MetricsSnapshot[]) => void }>();
+const pending = new Map<
+  number,
+  { snapshots: MetricsSnapshot[]; expected: number; reply: (all: MetricsSnapshot[]) => void }
+>();
 let nextCollection = 0;
 
 /** In the primary: gathers one snapshot from every live worker and hands the set to the asker. */
@@ -73,7 +86,8 @@ function relayMetrics(asker: Worker, message: ClusterMessage): void {
   if (message.type === "metrics:snapshot") {
     const collection = pending.get(message.id);
     collection?.snapshots.push(message.snapshot);
-    if (collection && collection.snapshots.length >= collection.expected) collection.reply(collection.snapshots);
+    if (collection && collection.snapshots.length >= collection.expected)
+      collection.reply(collection.snapshots);
     return;
   }
   if (message.type !== "metrics:request") return;
@@ -98,7 +112,8 @@ export function joinClusterMetrics(snapshot: () => MetricsSnapshot): () => Promi
   const waiting = new Map<number, (snapshots: MetricsSnapshot[]) => void>();
   let nextRequest = 0;
   process.on("message", (message: ClusterMessage) => {
-    if (message.type === "metrics:collect") process.send?.({ type: "metrics:snapshot", id: message.id, snapshot: snapshot() });
+    if (message.type === "metrics:collect")
+      process.send?.({ type: "metrics:snapshot", id: message.id, snapshot: snapshot() });
     if (message.type === "metrics:result") {
       waiting.get(message.id)?.(message.snapshots);
       waiting.delete(message.id);

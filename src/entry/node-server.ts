@@ -2,9 +2,9 @@ import type { Server } from "node:http";
 import { serve } from "@hono/node-server";
 import { createApp } from "../app";
 import type { Config } from "../config";
+import { runMaintenance } from "../ops/maintenance";
 import type { Logger } from "../platform/log/logger";
 import { createNodePlatform } from "../platform/node/node-platform";
-import { runMaintenance } from "../ops/maintenance";
 import { createServices, type Platform } from "../services";
 
 const maintenanceEveryMs = 60 * 60 * 1000;
@@ -42,7 +42,9 @@ export async function startServer(
   // One process per deployment runs housekeeping; failures are logged and retried next tick.
   const maintenance = options.runsMaintenance
     ? setInterval(() => {
-        runMaintenance(services, new Date()).catch((error: unknown) => logger.error("maintenance failed", { error }));
+        runMaintenance(services, new Date()).catch((error: unknown) =>
+          logger.error("maintenance failed", { error }),
+        );
       }, maintenanceEveryMs)
     : undefined;
 

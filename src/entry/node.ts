@@ -41,7 +41,9 @@ async function serveUntilSignal(config: Config, logger: Logger, inCluster: boole
   const started = performance.now();
   const server = await startServer(config, logger, {
     extend: (platform) =>
-      inCluster ? { ...platform, collectMetrics: joinClusterMetrics(() => platform.metrics.snapshot()) } : platform,
+      inCluster
+        ? { ...platform, collectMetrics: joinClusterMetrics(() => platform.metrics.snapshot()) }
+        : platform,
     runsMaintenance: !inCluster || cluster.worker?.id === 1,
   });
   logger.info("listening", {

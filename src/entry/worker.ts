@@ -2,6 +2,7 @@ import type { ExportedHandler } from "@cloudflare/workers-types";
 import { Redis } from "@upstash/redis/cloudflare";
 import { createApp } from "../app";
 import { ConfigError, loadConfig } from "../config";
+import { runMaintenance } from "../ops/maintenance";
 import type { Cache } from "../platform/cache/cache";
 import { MemoryCache } from "../platform/cache/memory-cache";
 import { UpstashCache } from "../platform/cache/upstash-cache";
@@ -9,7 +10,6 @@ import { createNeonHttpDatabase } from "../platform/db/neon-http-database";
 import { createLogger } from "../platform/log/logger";
 import { MetricsRegistry } from "../platform/metrics/metrics-registry";
 import { createServices } from "../services";
-import { runMaintenance } from "../ops/maintenance";
 
 /** Worker bindings: plain variables and secrets, all validated by `loadConfig`. */
 export type Env = Record<string, unknown>;
@@ -25,12 +25,17 @@ let built: { env: Env; value: Built } | undefined;
 function build(env: Env): Built {
   if (built?.env === env) return built.value;
   const config = loadConfig(env);
-  if (!config.DATABASE_URL) throw new ConfigError("invalid configuration: DATABASE_URL (missing): required on the edge");
+  if (!config.DATABASE_URL)
+    throw new ConfigError("invalid configuration: DATABASE_URL (missing): required on the edge");
   const logger = createLogger({ level: config.LOG_LEVEL, base: { service: "edgelink", runtime: "workerd" } });
   const cache: Cache =
     config.UPSTASH_REDIS_REST_URL && config.UPSTASH_REDIS_REST_TOKEN
       ? new UpstashCache(
-          new Redis({ url: config.UPSTASH_REDIS_REST_URL, token: config.UPSTASH_REDIS_REST_TOKEN, enableTelemetry: false }),
+          new Redis({
+            url: config.UPSTASH_REDIS_REST_URL,
+            token: config.UPSTASH_REDIS_REST_TOKEN,
+            enableTelemetry: false,
+          }),
           "upstash-rest",
         )
       : new MemoryCache({ maxEntries: 10_000 });
@@ -40,7 +45,14 @@ function build(env: Env): Built {
     replicaUrls: config.DATABASE_REPLICA_URLS,
     fetchEndpoint: config.NEON_FETCH_ENDPOINT,
   });
-  const services = createServices({ runtime: "workerd", config, db, cache, metrics: new MetricsRegistry(), logger });
+  const services = createServices({
+    runtime: "workerd",
+    config,
+    db,
+    cache,
+    metrics: new MetricsRegistry(),
+    logger,
+  });
   const value = { app: createApp(services), services };
   built = { env, value };
   return value;
@@ -51,7 +63,12 @@ function misconfigured(error: unknown): Response {
   if (!(error instanceof ConfigError)) throw error;
   console.error(`edgelink: ${error.message}`);
   return Response.json(
-    { type: "https://edgelink.dev/problems/dependency-unavailable", title: "Service misconfigured", status: 503, detail: error.message },
+    {
+      type: "https://edgelink.dev/problems/dependency-unavailable",
+      title: "Service misconfigured",
+      status: 503,
+      detail: error.message,
+    },
     { status: 503, headers: { "Content-Type": "application/problem+json" } },
   );
 }
@@ -68,7 +85,10 @@ export default {
 
   async queue(batch, env) {
     const { services } = build(env);
-    services.logger.error("no consumer for queue; retrying batch", { queue: batch.queue, messages: batch.messages.length });
+    services.logger.error("no consumer for queue; retrying batch", {
+      queue: batch.queue,
+      messages: batch.messages.length,
+    });
     batch.retryAll({ delaySeconds: 60 });
   },
 

@@ -49,7 +49,12 @@ export class AppError extends Error {
 
   constructor(
     code: ErrorCode,
-    options: { detail?: string; errors?: FieldError[]; headers?: Record<string, string>; cause?: unknown } = {},
+    options: {
+      detail?: string;
+      errors?: FieldError[];
+      headers?: Record<string, string>;
+      cause?: unknown;
+    } = {},
   ) {
     super(options.detail ?? errorCodes[code].title, { cause: options.cause });
     this.code = code;

@@ -50,7 +50,10 @@ export const onError: ErrorHandler<AppEnv> = (error, c) => {
 };
 
 export const onNotFound: NotFoundHandler<AppEnv> = (c) =>
-  problemResponse(c, new AppError("NOT_FOUND", { detail: `No route for ${c.req.method} ${new URL(c.req.url).pathname}.` }));
+  problemResponse(
+    c,
+    new AppError("NOT_FOUND", { detail: `No route for ${c.req.method} ${new URL(c.req.url).pathname}.` }),
+  );
 
 /** Turns zod issues into field errors named by where they came from (`body.url`, `param.slug`). */
 export function fieldErrors(target: string, error: ZodError): FieldError[] {

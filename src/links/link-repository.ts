@@ -25,7 +25,8 @@ export function isUniqueViolation(error: unknown): boolean {
  * by (domain, slug) — the unique index — and owns no tenant context.
  */
 export function createLinkRepository(db: Database) {
-  const ownedBy = (workspaceId: string, id: string) => and(eq(links.workspaceId, workspaceId), eq(links.id, id));
+  const ownedBy = (workspaceId: string, id: string) =>
+    and(eq(links.workspaceId, workspaceId), eq(links.id, id));
 
   return {
     /** Answers `null` when (domain, slug) is already taken. */
@@ -102,7 +103,9 @@ export function createLinkRepository(db: Database) {
     /** Creates several links all-or-nothing (one batch on neon-http, one transaction elsewhere). */
     async createMany(inputs: NewLink[]): Promise<Link[]> {
       if (inputs.length === 0) return [];
-      const results = await db.atomic((tx) => inputs.map((input) => tx.insert(links).values(input).returning()));
+      const results = await db.atomic((tx) =>
+        inputs.map((input) => tx.insert(links).values(input).returning()),
+      );
       return (results as Link[][]).map((rows) => rows[0]!);
     },
   };

@@ -24,7 +24,10 @@ const healthRoute = createRoute({
   tags: ["operations"],
   summary: "Liveness: the process answers",
   responses: {
-    200: { description: "Alive", content: { "application/json": { schema: z.object({ status: z.literal("ok") }) } } },
+    200: {
+      description: "Alive",
+      content: { "application/json": { schema: z.object({ status: z.literal("ok") }) } },
+    },
   },
 });
 
@@ -35,7 +38,10 @@ const readyRoute = createRoute({
   summary: "Readiness: Postgres and Redis answer within the readiness timeout",
   responses: {
     200: { description: "Ready", content: { "application/json": { schema: readiness } } },
-    503: { description: "A required dependency is down", content: { "application/json": { schema: readiness } } },
+    503: {
+      description: "A required dependency is down",
+      content: { "application/json": { schema: readiness } },
+    },
   },
 });
 
@@ -46,7 +52,10 @@ async function probe(check: () => Promise<void>, timeoutMs: number, what: string
     await withDeadline(check(), timeoutMs, what);
     return { status: "up" as const, latencyMs: Math.round(performance.now() - started) };
   } catch (error) {
-    const reason = error instanceof Error && error.name === "DeadlineExceededError" ? error.message : `${what} unreachable`;
+    const reason =
+      error instanceof Error && error.name === "DeadlineExceededError"
+        ? error.message
+        : `${what} unreachable`;
     return { status: "down" as const, latencyMs: Math.round(performance.now() - started), error: reason };
   }
 }
@@ -68,9 +77,14 @@ export function createOpsRoutes(options: { metricsToken?: string | undefined } =
       probe(() => cache.ping(), timeout, "redis"),
     ]);
     for (const [name, check] of Object.entries({ postgres, redis })) {
-      metrics.gauge("dependency_up", "1 when the dependency answered the last readiness probe", check.status === "up" ? 1 : 0, {
-        dependency: name,
-      });
+      metrics.gauge(
+        "dependency_up",
+        "1 when the dependency answered the last readiness probe",
+        check.status === "up" ? 1 : 0,
+        {
+          dependency: name,
+        },
+      );
     }
     const checks = { postgres, redis };
     const failed = (["postgres", "redis"] as const).filter((name) => checks[name].status === "down");
@@ -86,11 +100,11 @@ export function createOpsRoutes(options: { metricsToken?: string | undefined } =
 
   if (options.metricsToken) app.use("/metrics", bearerAuth({ token: options.metricsToken }));
   app.get("/metrics", async (c) => {
-      const { metrics, collectMetrics } = c.var.services;
-      const snapshots = collectMetrics ? await collectMetrics() : [metrics.snapshot()];
-      c.header("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-      c.header("Cache-Control", "no-store");
-      return c.body(metrics.render(snapshots));
+    const { metrics, collectMetrics } = c.var.services;
+    const snapshots = collectMetrics ? await collectMetrics() : [metrics.snapshot()];
+    c.header("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+    c.header("Cache-Control", "no-store");
+    return c.body(metrics.render(snapshots));
   });
 
   return app;

@@ -12,8 +12,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const databaseUrl = process.env.DATABASE_URL;
   const redisUrl = process.env.REDIS_URL;
   const lines = [
-    databaseUrl ? `real Postgres (${new URL(databaseUrl).host}) + PGlite` : "PGlite only (set DATABASE_URL for real Postgres and Neon-HTTP suites)",
-    redisUrl ? `real Redis (${new URL(redisUrl).host}) + in-process` : "in-process cache only (set REDIS_URL for Redis and Upstash-REST suites)",
+    databaseUrl
+      ? `real Postgres (${new URL(databaseUrl).host}) + PGlite`
+      : "PGlite only (set DATABASE_URL for real Postgres and Neon-HTTP suites)",
+    redisUrl
+      ? `real Redis (${new URL(redisUrl).host}) + in-process`
+      : "in-process cache only (set REDIS_URL for Redis and Upstash-REST suites)",
   ];
   console.log(`\n[integration] backing services: ${lines.join("; ")}\n`);
   if (!databaseUrl) return async () => {};

@@ -14,9 +14,7 @@ export class MemoryCache implements Cache {
   readonly kind = "memory" as const;
   private readonly entries = new Map<string, Entry>();
 
-  constructor(
-    private readonly options: { maxEntries?: number; now?: () => number } = {},
-  ) {}
+  constructor(private readonly options: { maxEntries?: number; now?: () => number } = {}) {}
 
   private now(): number {
     return this.options.now?.() ?? Date.now();

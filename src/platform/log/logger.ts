@@ -12,11 +12,15 @@ export interface Logger {
 const rank: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 99 };
 
 /** Field names whose values never reach a log line, wherever they are nested. */
-const secretField = /authorization|password|secret|token|api[-_]?key|cookie|connection[-_]?string|^url$/i;
+const secretField =
+  /authorization|password|secret|token|api[-_]?key|cookie|connection[-_]?string|(database|redis|replica)[-_]?urls?/i;
+/** Credentials inside any URL-looking string (`scheme://user:pass@host`). */
+const urlCredentials = /(\w+:\/\/)[^/\s:@]+:[^/\s@]+@/g;
 
 function redact(value: unknown, depth = 0): unknown {
+  if (typeof value === "string") return value.replace(urlCredentials, "$1[redacted]@");
   if (depth > 4 || value === null || typeof value !== "object") return value;
-  if (value instanceof Error) return { name: value.name, message: value.message };
+  if (value instanceof Error) return { name: value.name, message: redact(value.message) };
   if (Array.isArray(value)) return value.map((item) => redact(item, depth + 1));
   const out: Record<string, unknown> = {};
   for (const [key, inner] of Object.entries(value)) {
@@ -45,7 +49,13 @@ export function createLogger(options: {
   const make = (base: LogFields): Logger => {
     const emit = (level: LogLevel, message: string, fields?: LogFields) => {
       if (rank[level] < threshold) return;
-      const entry = { time: new Date().toISOString(), level, msg: message, ...base, ...(redact(fields) as LogFields) };
+      const entry = {
+        time: new Date().toISOString(),
+        level,
+        msg: message,
+        ...base,
+        ...(redact(fields) as LogFields),
+      };
       write(JSON.stringify(entry), level);
     };
     return {

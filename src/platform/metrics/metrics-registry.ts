@@ -27,7 +27,9 @@ type MetricState = CounterState | GaugeState | HistogramState;
 export type MetricsSnapshot = Record<string, MetricState>;
 
 /** Seconds; spans a cache hit (sub-millisecond) to a slow database call. */
-export const latencyBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+export const latencyBuckets = [
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+];
 
 const labelKey = (labels: Labels): string =>
   Object.keys(labels)

@@ -1,0 +1,70 @@
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Cache } from "../../src/platform/cache/cache";
+import { cachesUnderTest } from "../support/caches";
+
+const key = () => `test:${randomUUID()}`;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+for (const implementation of cachesUnderTest()) {
+  const label = `cache port on ${implementation.name}${implementation.skip ? ` (skipped: ${implementation.skip})` : ""}`;
+  describe.skipIf(implementation.skip)(label, () => {
+    let cache: Cache & { teardown?: () => Promise<void> };
+    beforeAll(async () => {
+      cache = await implementation.open();
+    });
+    afterAll(async () => {
+      await cache?.close();
+      await cache?.teardown?.();
+    });
+
+    it("answers a ping and names its kind", async () => {
+      expect(cache.kind).toBe(implementation.name);
+      await expect(cache.ping()).resolves.toBeUndefined();
+    });
+
+    it("round-trips JSON values, and misses as null", async () => {
+      const k = key();
+      const value = {
+        url: 'https://example.com/ü?x="1"',
+        tags: ["a", "b"],
+        n: 3,
+        nested: { ok: true },
+        none: null,
+      };
+      await cache.set(k, value);
+      expect(await cache.get(k)).toEqual(value);
+      expect(await cache.get(key())).toBeNull();
+      await cache.set(k, "héllo ✓");
+      expect(await cache.get(k)).toBe("héllo ✓");
+    });
+
+    it("expires values after their TTL", async () => {
+      const k = key();
+      await cache.set(k, { v: 1 }, { ttlSeconds: 1 });
+      expect(await cache.get(k)).toEqual({ v: 1 });
+      await sleep(1_200);
+      expect(await cache.get(k)).toBeNull();
+    });
+
+    it("deletes and counts what existed", async () => {
+      const [a, b] = [key(), key()];
+      await cache.set(a, 1);
+      expect(await cache.delete(a, b)).toBe(1);
+      expect(await cache.get(a)).toBeNull();
+      expect(await cache.delete()).toBe(0);
+    });
+
+    it("increments atomically under concurrency, keeping the first TTL", async () => {
+      const k = key();
+      const results = await Promise.all(
+        Array.from({ length: 50 }, () => cache.increment(k, 1, { ttlSeconds: 1 })),
+      );
+      expect(new Set(results).size).toBe(50);
+      expect(Math.max(...results)).toBe(50);
+      expect(await cache.increment(k, 5)).toBe(55);
+      await sleep(1_200);
+      expect(await cache.get(k)).toBeNull();
+    });
+  });
+}
