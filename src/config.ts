@@ -17,6 +17,21 @@ const boolFlag = z
   .optional()
   .transform((value) => value === "true" || value === "1");
 
+/** A rate-limit policy written `limit/window`, e.g. `600/60s`, `10/15m`. */
+const ratePolicy = z
+  .string()
+  .regex(/^\d+\/\d+(ms|s|m|h)$/, "must look like 600/60s (limit/window with ms, s, m or h)")
+  .transform((value) => {
+    const [limit, window] = value.split("/") as [string, string];
+    const amount = Number.parseInt(window, 10);
+    const unit = window.replace(/^\d+/, "");
+    const factor = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 }[unit as "ms" | "s" | "m" | "h"];
+    return { limit: Number.parseInt(limit, 10), windowMs: amount * factor };
+  })
+  .refine((policy) => policy.limit > 0 && policy.windowMs >= 1_000, "needs a limit ≥ 1 and a window ≥ 1s");
+
+const seconds = (fallback: number, max = 86_400 * 30) => z.coerce.number().int().min(0).max(max).default(fallback);
+
 const postgresUrl = z
   .url()
   .refine((value) => /^postgres(ql)?:\/\//.test(value), "must be a postgres:// or postgresql:// URL");
@@ -60,6 +75,39 @@ export const configSchema = z
           .filter(Boolean),
       )
       .pipe(z.array(z.string().regex(/^[a-z0-9.-]+$/, "must be hostnames without scheme or port")).min(1)),
+
+    /** Length of generated slugs (base62 from a CSPRNG). */
+    SLUG_LENGTH: z.coerce.number().int().min(4).max(32).default(7),
+    /** Hosts links may never point to (a host and all its subdomains), comma-separated. */
+    URL_BLOCKLIST: z
+      .string()
+      .default("")
+      .transform((value) =>
+        value
+          .split(",")
+          .map((part) => part.trim().toLowerCase())
+          .filter(Boolean),
+      ),
+    /** How long an Idempotency-Key is remembered (and its response replayed). */
+    IDEMPOTENCY_TTL_SECONDS: seconds(86_400),
+
+    /** Redirect cache tiers: in-process (bounds cross-instance staleness) → Redis → Postgres. */
+    LINK_CACHE_LOCAL_TTL_SECONDS: seconds(5, 300),
+    LINK_CACHE_LOCAL_MAX: z.coerce.number().int().min(0).max(10_000_000).default(50_000),
+    LINK_CACHE_REDIS_TTL_SECONDS: seconds(3_600),
+    /** Unknown slugs are remembered this long, so a flood of misses never reaches Postgres. */
+    NEGATIVE_CACHE_TTL_SECONDS: seconds(30, 3_600),
+    /** API key lookups are cached this long per process: the bound on revocation elsewhere. */
+    API_KEY_CACHE_TTL_SECONDS: seconds(5, 300),
+
+    RATE_LIMIT_REDIRECT: ratePolicy.prefault("600/60s"),
+    RATE_LIMIT_API_READ: ratePolicy.prefault("1200/60s"),
+    RATE_LIMIT_API_WRITE: ratePolicy.prefault("300/60s"),
+    RATE_LIMIT_PASSWORD: ratePolicy.prefault("10/15m"),
+    /** Longest a rate-limit decision may wait on Redis before failing open (redirects) or closed. */
+    RATE_LIMIT_TIMEOUT_MS: z.coerce.number().int().min(1).max(5_000).default(50),
+    /** Header carrying the client IP from a trusted proxy (Node); the edge uses CF-Connecting-IP. */
+    CLIENT_IP_HEADER: z.string().regex(/^[A-Za-z0-9-]+$/).optional(),
 
     READINESS_TIMEOUT_MS: z.coerce.number().int().min(50).max(30_000).default(1_000),
     METRICS_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),

@@ -1,3 +1,4 @@
+import type { Redis } from "@upstash/redis";
 import type { Config } from "./config";
 import { createLinkRepository, type LinkRepository } from "./links/link-repository";
 import type { Cache } from "./platform/cache/cache";
@@ -14,6 +15,11 @@ export interface Platform {
   config: Config;
   db: Database;
   cache: Cache;
+  /**
+   * The `@upstash/redis` client behind `cache` when Redis is configured (REST or TCP requester),
+   * for the libraries that take one directly (`@upstash/ratelimit`); undefined on the embedded default.
+   */
+  redis?: Redis;
   metrics: MetricsRegistry;
   logger: Logger;
   /**

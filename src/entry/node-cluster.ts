@@ -14,6 +14,19 @@ const maxBackoffMs = 30_000;
 const collectTimeoutMs = 1_000;
 
 /**
+ * How long the primary waits before replacing a dead worker, given how many workers in a row died
+ * within {@link stableAfterMs} of starting: at once after a worker that had been stable, then
+ * 100 ms doubling with every further quick death, capped at 30 s, so a crash loop does not spin.
+ *
+ * @example
+ * restartDelayMs(0); // 0
+ * restartDelayMs(3); // 400
+ */
+export function restartDelayMs(quickDeaths: number): number {
+  return quickDeaths === 0 ? 0 : Math.min(maxBackoffMs, 100 * 2 ** (quickDeaths - 1));
+}
+
+/**
  * The primary: forks `count` workers, replaces any that dies (with exponential backoff while they
  * keep dying young, so a crash loop does not spin), relays metrics requests, and on SIGTERM/SIGINT
  * asks every worker to drain and exits 0 once they are gone.
@@ -45,7 +58,7 @@ export function superviseWorkers(options: {
       return;
     }
     quickDeaths = lived < stableAfterMs ? quickDeaths + 1 : 0;
-    const delay = quickDeaths === 0 ? 0 : Math.min(maxBackoffMs, 100 * 2 ** (quickDeaths - 1));
+    const delay = restartDelayMs(quickDeaths);
     logger.warn("worker died; replacing", {
       pid: worker.process.pid,
       code,

@@ -4,7 +4,7 @@ import { type Config, ConfigError, loadConfig } from "../config";
 import { createLogger, type Logger } from "../platform/log/logger";
 import { usesEmbeddedDatabase } from "../platform/node/node-platform";
 import { joinClusterMetrics, superviseWorkers } from "./node-cluster";
-import { startServer } from "./node-server";
+import { type RunningServer, startServer } from "./node-server";
 
 /**
  * The self-hosted entry. With a real Postgres it runs a `node:cluster` of WEB_CONCURRENCY workers
@@ -38,8 +38,29 @@ async function main(): Promise<void> {
 }
 
 async function serveUntilSignal(config: Config, logger: Logger, inCluster: boolean): Promise<void> {
+  let server: RunningServer | undefined;
+  const stop = async (reason: string) => {
+    if (!server) {
+      // Asked to stop while still starting: nothing is served yet, so there is nothing to drain.
+      logger.info("stopped before listening", { reason });
+      process.exit(0);
+    }
+    logger.info("draining", { reason, deadlineMs: config.SHUTDOWN_TIMEOUT_MS });
+    await server.drain();
+    logger.info("stopped");
+    process.exit(0);
+  };
+  // Listen before starting: a shutdown the primary sends while this worker is still connecting
+  // would otherwise reach no listener and be lost, leaving the worker serving after SIGTERM.
+  process.once("SIGTERM", () => void stop("SIGTERM"));
+  process.once("SIGINT", () => void stop("SIGINT"));
+  if (inCluster) {
+    process.on("message", (message: { type?: string }) => {
+      if (message?.type === "shutdown") void stop("primary asked");
+    });
+  }
   const started = performance.now();
-  const server = await startServer(config, logger, {
+  server = await startServer(config, logger, {
     extend: (platform) =>
       inCluster
         ? { ...platform, collectMetrics: joinClusterMetrics(() => platform.metrics.snapshot()) }
@@ -51,19 +72,6 @@ async function serveUntilSignal(config: Config, logger: Logger, inCluster: boole
     startupMs: Math.round(performance.now() - started),
     address: `http://${config.HOST === "0.0.0.0" ? "localhost" : config.HOST}:${server.port}`,
   });
-  const stop = async (reason: string) => {
-    logger.info("draining", { reason, deadlineMs: config.SHUTDOWN_TIMEOUT_MS });
-    await server.drain();
-    logger.info("stopped");
-    process.exit(0);
-  };
-  process.once("SIGTERM", () => void stop("SIGTERM"));
-  process.once("SIGINT", () => void stop("SIGINT"));
-  if (inCluster) {
-    process.on("message", (message: { type?: string }) => {
-      if (message?.type === "shutdown") void stop("primary asked");
-    });
-  }
 }
 
 main().catch((error: unknown) => {

@@ -28,17 +28,15 @@ function build(env: Env): Built {
   if (!config.DATABASE_URL)
     throw new ConfigError("invalid configuration: DATABASE_URL (missing): required on the edge");
   const logger = createLogger({ level: config.LOG_LEVEL, base: { service: "edgelink", runtime: "workerd" } });
-  const cache: Cache =
+  const redis =
     config.UPSTASH_REDIS_REST_URL && config.UPSTASH_REDIS_REST_TOKEN
-      ? new UpstashCache(
-          new Redis({
-            url: config.UPSTASH_REDIS_REST_URL,
-            token: config.UPSTASH_REDIS_REST_TOKEN,
-            enableTelemetry: false,
-          }),
-          "upstash-rest",
-        )
-      : new MemoryCache({ maxEntries: 10_000 });
+      ? new Redis({
+          url: config.UPSTASH_REDIS_REST_URL,
+          token: config.UPSTASH_REDIS_REST_TOKEN,
+          enableTelemetry: false,
+        })
+      : undefined;
+  const cache: Cache = redis ? new UpstashCache(redis, "upstash-rest") : new MemoryCache({ maxEntries: 10_000 });
   if (cache.kind === "memory") logger.warn("no Upstash Redis configured: caching per isolate only");
   const db = createNeonHttpDatabase({
     url: config.DATABASE_URL,
@@ -50,6 +48,7 @@ function build(env: Env): Built {
     config,
     db,
     cache,
+    redis,
     metrics: new MetricsRegistry(),
     logger,
   });

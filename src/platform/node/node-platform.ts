@@ -36,25 +36,26 @@ export async function createNodeDatabase(config: Config, logger: Logger): Promis
 }
 
 /** Upstash REST when its URL is set, a standard Redis over TCP for REDIS_URL, else in-process. */
-export function createNodeCache(config: Config): Cache {
+export function createNodeCache(config: Config): { cache: Cache; redis?: Redis } {
   if (config.UPSTASH_REDIS_REST_URL && config.UPSTASH_REDIS_REST_TOKEN) {
     const redis = new Redis({
       url: config.UPSTASH_REDIS_REST_URL,
       token: config.UPSTASH_REDIS_REST_TOKEN,
       enableTelemetry: false,
     });
-    return new UpstashCache(redis, "upstash-rest");
+    return { cache: new UpstashCache(redis, "upstash-rest"), redis };
   }
   if (config.REDIS_URL) {
     const requester = createTcpRequester(config.REDIS_URL);
-    return new UpstashCache(new Redis(requester), "redis-tcp", () => requester.close());
+    const redis = new Redis(requester);
+    return { cache: new UpstashCache(redis, "redis-tcp", () => requester.close()), redis };
   }
-  return new MemoryCache();
+  return { cache: new MemoryCache() };
 }
 
 /** Builds the Node platform from validated config; the caller owns `close`. */
 export async function createNodePlatform(config: Config, logger: Logger): Promise<Platform> {
   const db = await createNodeDatabase(config, logger);
-  const cache = createNodeCache(config);
-  return { runtime: "node", config, db, cache, metrics: new MetricsRegistry(), logger };
+  const { cache, redis } = createNodeCache(config);
+  return { runtime: "node", config, db, cache, redis, metrics: new MetricsRegistry(), logger };
 }
