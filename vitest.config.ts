@@ -1,6 +1,5 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
-import { workerBindings } from "./test/workers/worker-bindings";
 
 export default defineConfig({
   test: {
@@ -25,12 +24,21 @@ export default defineConfig({
         },
       },
       {
-        // The deployable wrangler.toml itself (entry, compatibility date and flags, [vars]); the test
-        // bindings come from what the project's globalSetup provides once the stand-ins are up.
+        // The deployable wrangler.toml itself (entry, compatibility date and flags, [vars]), with
+        // bindings on top: the stand-ins' when the globalSetup started them, else a database nobody
+        // answers for (127.0.0.1:1, so no query leaves the machine) and the per-isolate memory cache.
         plugins: [
           cloudflareTest(({ inject }) => ({
             wrangler: { configPath: "./wrangler.toml" },
-            miniflare: { bindings: workerBindings(inject("edgeServices")) },
+            miniflare: {
+              bindings: {
+                LOG_LEVEL: "error",
+                SHORT_DOMAINS: "edgelink.test,localhost",
+                DATABASE_URL: "postgres://edgelink@db.invalid/edgelink",
+                NEON_FETCH_ENDPOINT: "http://127.0.0.1:1/sql",
+                ...inject("edgeServices"),
+              },
+            },
           })),
         ],
         test: {

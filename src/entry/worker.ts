@@ -2,6 +2,7 @@ import type { ExportedHandler } from "@cloudflare/workers-types";
 import { Redis } from "@upstash/redis/cloudflare";
 import { createApp } from "../app";
 import { ConfigError, loadConfig } from "../config";
+import { AppError, toProblem } from "../http/errors";
 import { runMaintenance } from "../ops/maintenance";
 import type { Cache } from "../platform/cache/cache";
 import { MemoryCache } from "../platform/cache/memory-cache";
@@ -57,19 +58,26 @@ function build(env: Env): Built {
   return value;
 }
 
-/** A bad binding answers 503 with one line naming it, instead of an opaque exception page. */
-function misconfigured(error: unknown): Response {
+/** Hono's request-id rule: a client id is kept when it is 1-255 characters of [\w=-]. */
+function requestIdFor(request: Request): string {
+  const fromClient = request.headers.get("X-Request-Id");
+  return fromClient && fromClient.length <= 255 && /^[\w\-=]+$/.test(fromClient) ? fromClient : crypto.randomUUID();
+}
+
+/** A bad binding answers a 503 problem naming it, instead of an opaque exception page. */
+function misconfigured(error: unknown, request: Request): Response {
   if (!(error instanceof ConfigError)) throw error;
   console.error(`edgelink: ${error.message}`);
-  return Response.json(
-    {
-      type: "https://edgelink.dev/problems/dependency-unavailable",
-      title: "Service misconfigured",
-      status: 503,
-      detail: error.message,
-    },
-    { status: 503, headers: { "Content-Type": "application/problem+json" } },
+  const requestId = requestIdFor(request);
+  const problem = toProblem(
+    new AppError("DEPENDENCY_UNAVAILABLE", { detail: error.message }),
+    requestId,
+    new URL(request.url).pathname,
   );
+  return Response.json(problem, {
+    status: 503,
+    headers: { "Content-Type": "application/problem+json", "X-Request-Id": requestId, "Cache-Control": "no-store" },
+  });
 }
 
 export default {
@@ -78,7 +86,7 @@ export default {
     try {
       return build(env).app.fetch(request as unknown as Request, env, ctx) as never;
     } catch (error) {
-      return misconfigured(error) as never;
+      return misconfigured(error, request as unknown as Request) as never;
     }
   },
 

@@ -4,6 +4,8 @@ import { drizzle } from "drizzle-orm/neon-http";
 import { schema } from "../../../db/schema";
 import type { Database, Db } from "./database";
 
+const neonDefaultEndpoint = neonConfig.fetchEndpoint;
+
 /**
  * Neon's serverless driver over HTTP: each query is one fetch, pooled by the platform, so an
  * isolate holds no connection at all.
@@ -15,10 +17,10 @@ export function createNeonHttpDatabase(options: {
   replicaUrls?: string[];
   fetchEndpoint?: string;
 }): Database {
-  if (options.fetchEndpoint) {
-    const endpoint = options.fetchEndpoint;
-    neonConfig.fetchEndpoint = () => endpoint;
-  }
+  // The driver's endpoint is a global: set it either way, so one isolate built for a stand-in
+  // never leaks that endpoint into a later build without one.
+  const endpoint = options.fetchEndpoint;
+  neonConfig.fetchEndpoint = endpoint ? () => endpoint : neonDefaultEndpoint;
   const primary = drizzle({ client: neon(options.url), schema });
   const replicas = (options.replicaUrls ?? []).map((url) => drizzle({ client: neon(url), schema }));
   let next = 0;
