@@ -1,5 +1,7 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { requestId } from "hono/request-id";
+import { authenticate } from "./auth/auth-middleware";
+import { createKeyRoutes } from "./auth/key-routes";
 import type { AppEnv } from "./http/app-env";
 import { onError, onNotFound, validationHook } from "./http/problem-handlers";
 import { requestMetrics } from "./http/request-metrics";
@@ -26,6 +28,9 @@ export function createApp(services: Services): OpenAPIHono<AppEnv> {
   app.use(requestMetrics());
 
   app.route("/", createOpsRoutes({ metricsToken: services.config.METRICS_TOKEN }));
+  // Every management route is authenticated; routes add their scope with requireScope().
+  app.use("/api/v1/*", authenticate());
+  app.route("/api/v1", createKeyRoutes());
   app.doc31("/openapi.json", {
     openapi: "3.1.0",
     info: { title: "edgelink", version: "1.0.0", description: "Short links and click analytics." },

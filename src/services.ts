@@ -1,4 +1,6 @@
 import type { Redis } from "@upstash/redis";
+import { createApiKeyRepository } from "./auth/api-key-repository";
+import { type ApiKeyService, createApiKeyService } from "./auth/api-key-service";
 import type { Config } from "./config";
 import { createLinkRepository, type LinkRepository } from "./links/link-repository";
 import type { Cache } from "./platform/cache/cache";
@@ -33,6 +35,7 @@ export interface Platform {
 export interface Services extends Platform {
   links: LinkRepository;
   workspaces: WorkspaceRepository;
+  apiKeys: ApiKeyService;
 }
 
 /** Wires repositories (and, as they arrive, services) once per process or isolate. */
@@ -41,5 +44,11 @@ export function createServices(platform: Platform): Services {
     ...platform,
     links: createLinkRepository(platform.db),
     workspaces: createWorkspaceRepository(platform.db),
+    apiKeys: createApiKeyService({
+      repository: createApiKeyRepository(platform.db),
+      cache: platform.cache,
+      logger: platform.logger,
+      localTtlSeconds: platform.config.API_KEY_CACHE_TTL_SECONDS,
+    }),
   };
 }

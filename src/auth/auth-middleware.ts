@@ -1,0 +1,85 @@
+import type { Context, MiddlewareHandler } from "hono";
+import { matchedRoutes } from "hono/route";
+import type { AppEnv } from "../http/app-env";
+import { AppError } from "../http/errors";
+import type { Defer } from "./api-key-service";
+import type { Scope } from "./scopes";
+
+const realm = 'Bearer realm="edgelink"';
+const bearer = /^Bearer[ \t]+(\S+)[ \t]*$/i;
+
+/** One answer for every refused key, so a caller learns nothing about which keys exist. */
+const invalidKey = () =>
+  new AppError("UNAUTHORIZED", {
+    detail: "The API key is invalid, expired or revoked.",
+    headers: { "WWW-Authenticate": `${realm}, error="invalid_token"` },
+  });
+
+/** `waitUntil` where the runtime has one (workerd); on Node background work simply runs on. */
+function deferOf(c: Context<AppEnv>): Defer | undefined {
+  try {
+    const ctx = c.executionCtx;
+    return (task) => ctx.waitUntil(task);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether any route, not only middleware, answers this path. `app.use` registers method ALL on a
+ * wildcard path; anything else counts as a route, so an `all()` handler is still authenticated.
+ */
+function routeExists(c: Context<AppEnv>): boolean {
+  return matchedRoutes(c).some((route) => route.method !== "ALL" || !route.path.endsWith("*"));
+}
+
+/**
+ * Requires `Authorization: Bearer <api key>` and sets `c.var.auth`. Missing or malformed
+ * credentials and refused keys answer 401 with `WWW-Authenticate`. Paths no route serves are left
+ * to the 404 handler: the route table is public (`/openapi.json`), so that reveals nothing.
+ *
+ * @example
+ * app.use("/api/v1/*", authenticate());
+ */
+export function authenticate(): MiddlewareHandler<AppEnv> {
+  return async function authenticate(c, next) {
+    if (!routeExists(c)) return next();
+    const header = c.req.header("Authorization");
+    const token = header ? bearer.exec(header)?.[1] : undefined;
+    if (!token) {
+      throw new AppError("UNAUTHORIZED", {
+        detail: "Send an API key as `Authorization: Bearer <key>`.",
+        headers: { "WWW-Authenticate": realm },
+      });
+    }
+    const { apiKeys, metrics } = c.var.services;
+    const result = await apiKeys.authenticate(token, { defer: deferOf(c) });
+    if (!result.ok) {
+      metrics.counter("api_key_refusals_total", "API keys refused, by reason", { reason: result.reason });
+      throw invalidKey();
+    }
+    c.set("auth", result.auth);
+    await next();
+  };
+}
+
+/**
+ * Lets the request through only when the caller's key holds `scope`; 403 naming it otherwise.
+ * Goes after {@link authenticate} (or in a route's `middleware`, so it runs before validation).
+ *
+ * @example
+ * createRoute({ method: "get", path: "/keys", middleware: [requireScope("keys:admin")], ... });
+ */
+export function requireScope(scope: Scope): MiddlewareHandler<AppEnv> {
+  return async function requireScope(c, next) {
+    const auth = c.get("auth");
+    if (!auth) throw new AppError("UNAUTHORIZED", { headers: { "WWW-Authenticate": realm } });
+    if (!auth.scopes.includes(scope)) {
+      throw new AppError("FORBIDDEN", {
+        detail: `This API key lacks the "${scope}" scope.`,
+        headers: { "WWW-Authenticate": `${realm}, error="insufficient_scope", scope="${scope}"` },
+      });
+    }
+    await next();
+  };
+}

@@ -1,0 +1,204 @@
+import { readdir, readlink } from "node:fs/promises";
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { z } from "zod";
+import { scopeSchema, scopes } from "../auth/scopes";
+import { ConfigError, loadConfig } from "../config";
+import type { Services } from "../services";
+
+const usage = `Usage: npm run admin -- <command> [options]
+
+  workspace create --name NAME [--json]
+      Creates a workspace and its first API key, holding every scope. The key is shown once.
+  keys create --workspace ID --name NAME --scopes SCOPE,… [--expires-at ISO-8601] [--json]
+  keys revoke --workspace ID --id KEY_ID [--json]
+
+Scopes: ${scopes.join(", ")}
+Database: DATABASE_URL when set, else the embedded PGlite in PGLITE_DATA_DIR (as npm start).
+Exit status: 0 done, 1 failed, 2 bad usage.`;
+
+/** Bad usage: one line, exit 2. */
+class UsageError extends Error {}
+
+const options = {
+  name: { type: "string" },
+  workspace: { type: "string" },
+  id: { type: "string" },
+  scopes: { type: "string" },
+  "expires-at": { type: "string" },
+  json: { type: "boolean", default: false },
+  help: { type: "boolean", short: "h", default: false },
+} as const;
+
+type Values = ReturnType<typeof parseArgs<{ options: typeof options; allowPositionals: true }>>["values"];
+
+function required<T>(schema: z.ZodType<T>, flag: string, value: unknown): T {
+  if (value === undefined) throw new UsageError(`${flag} is required`);
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new UsageError(`${flag}: ${parsed.error.issues[0]?.message ?? "invalid"}`);
+  return parsed.data;
+}
+
+const nameSchema = z.string().trim().min(1).max(100);
+const scopesSchema = z
+  .string()
+  .transform((list) => list.split(",").map((scope) => scope.trim()))
+  .pipe(z.array(scopeSchema).min(1))
+  .transform((list) => [...new Set(list)]);
+const futureDate = z.iso
+  .datetime({ offset: true })
+  .transform((value) => new Date(value))
+  .refine((date) => date.getTime() > Date.now(), "must be in the future");
+
+/** A command checked against its flags before anything is opened, so bad usage costs nothing. */
+function plan(command: string, values: Values): (services: Services) => Promise<Record<string, unknown>> {
+  switch (command) {
+    case "workspace create": {
+      const name = required(nameSchema, "--name", values.name);
+      return async ({ workspaces, apiKeys }) => {
+        const workspace = await workspaces.create({ name });
+        const { key, record } = await apiKeys.create(workspace.id, {
+          name: "bootstrap",
+          scopes: [...scopes],
+        });
+        return { workspace, apiKey: { ...record, key } };
+      };
+    }
+    case "keys create": {
+      const workspaceId = required(z.uuid(), "--workspace", values.workspace);
+      const name = required(nameSchema, "--name", values.name);
+      const keyScopes = required(scopesSchema, "--scopes", values.scopes);
+      const expiresAt = values["expires-at"]
+        ? required(futureDate, "--expires-at", values["expires-at"])
+        : null;
+      return async ({ workspaces, apiKeys }) => {
+        if (!(await workspaces.findById(workspaceId))) throw new Error(`no workspace ${workspaceId}`);
+        const { key, record } = await apiKeys.create(workspaceId, { name, scopes: keyScopes, expiresAt });
+        return { apiKey: { ...record, key } };
+      };
+    }
+    case "keys revoke": {
+      const workspaceId = required(z.uuid(), "--workspace", values.workspace);
+      const id = required(z.uuid(), "--id", values.id);
+      return async ({ apiKeys }) => {
+        const revoked = await apiKeys.revoke(workspaceId, id);
+        if (!revoked) throw new Error(`no API key ${id} in workspace ${workspaceId}`);
+        return { revoked };
+      };
+    }
+    default:
+      throw new UsageError(command ? `unknown command "${command}"` : "missing command");
+  }
+}
+
+function describe(result: Record<string, unknown>): string {
+  const { workspace, apiKey, revoked } = result as {
+    workspace?: { id: string; name: string };
+    apiKey?: { id: string; scopes: string[]; key: string };
+    revoked?: { id: string; prefix: string };
+  };
+  if (revoked) return `Revoked API key ${revoked.id} (${revoked.prefix}…).`;
+  const lines = workspace ? [`Workspace "${workspace.name}" created: ${workspace.id}`] : [];
+  if (apiKey) {
+    lines.push(`API key ${apiKey.id} (scopes: ${apiKey.scopes.join(", ")}) — shown once, store it now:`);
+    lines.push(apiKey.key);
+  }
+  return lines.join("\n");
+}
+
+/**
+ * PGlite takes no lock on its data directory, and two processes writing one directory corrupt it,
+ * so look for another process holding files in it (Linux `/proc`; elsewhere nothing is found).
+ */
+async function processUsing(dataDir: string): Promise<number | undefined> {
+  const dir = `${resolve(dataDir)}/`;
+  const pids = await readdir("/proc").catch(() => [] as string[]);
+  for (const pid of pids) {
+    if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
+    const fds = await readdir(`/proc/${pid}/fd`).catch(() => [] as string[]);
+    for (const fd of fds) {
+      if ((await readlink(`/proc/${pid}/fd/${fd}`).catch(() => "")).startsWith(dir)) return Number(pid);
+    }
+  }
+  return undefined;
+}
+
+/**
+ * One line for an operator: the driver's own words (drizzle's wrapper message would carry the
+ * query's parameters), with a hint for the common case.
+ */
+function explain(error: unknown): string {
+  const root = error instanceof Error && error.cause instanceof Error ? error.cause : error;
+  const message = (root instanceof Error ? root.message : String(root)).split("\n")[0] ?? "";
+  const code = (root as { code?: unknown }).code;
+  if (code === "42P01") return `${message} (is the database migrated? run: npm run db:migrate)`;
+  return message || "unknown error";
+}
+
+async function main(argv: string[]): Promise<number> {
+  let run: ReturnType<typeof plan>;
+  let values: Values;
+  try {
+    const parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    values = parsed.values;
+    if (values.help) {
+      console.log(usage);
+      return 0;
+    }
+    run = plan(parsed.positionals.join(" "), values);
+  } catch (error) {
+    if (!(error instanceof UsageError || (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS"))) {
+      throw error;
+    }
+    console.error(`edgelink admin: ${(error as Error).message.split(". ")[0]} (see npm run admin -- --help)`);
+    return 2;
+  }
+
+  const config = loadConfig(process.env);
+  // Loaded only now, so --help and bad usage answer without loading database drivers.
+  const [{ createLogger }, { MetricsRegistry }, node, { createServices }] = await Promise.all([
+    import("../platform/log/logger"),
+    import("../platform/metrics/metrics-registry"),
+    import("../platform/node/node-platform"),
+    import("../services"),
+  ]);
+  if (node.usesEmbeddedDatabase(config) && !config.PGLITE_DATA_DIR.includes("://")) {
+    const owner = await processUsing(config.PGLITE_DATA_DIR);
+    if (owner !== undefined) {
+      throw new Error(
+        `the embedded database ${config.PGLITE_DATA_DIR} is open in process ${owner} (a running server?); ` +
+          "stop it first, or set DATABASE_URL to a real Postgres",
+      );
+    }
+  }
+  // Diagnostics go to stderr, so stdout carries only the result (and the key).
+  const logger = createLogger({ level: "warn", write: (line) => process.stderr.write(`${line}\n`) });
+  const db = await node.createNodeDatabase(config, logger).catch((error: unknown) => {
+    throw new Error(`could not open the database: ${explain(error)}`);
+  });
+  const { cache } = node.createNodeCache(config);
+  try {
+    const services = createServices({
+      runtime: "node",
+      config,
+      db,
+      cache,
+      metrics: new MetricsRegistry(),
+      logger,
+    });
+    const result = await run(services);
+    console.log(values.json ? JSON.stringify(result) : describe(result));
+    return 0;
+  } finally {
+    await Promise.allSettled([db.close(), cache.close()]);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    const message = error instanceof ConfigError ? error.message : explain(error);
+    console.error(`edgelink admin: ${message}`);
+    process.exit(1);
+  },
+);
