@@ -7,6 +7,8 @@ import type { Cache } from "./platform/cache/cache";
 import type { Database } from "./platform/db/database";
 import type { Logger } from "./platform/log/logger";
 import type { MetricsRegistry, MetricsSnapshot } from "./platform/metrics/metrics-registry";
+import { createRateLimiter } from "./ratelimit/create-rate-limiter";
+import type { RateLimiter } from "./ratelimit/rate-limiter";
 import { createWorkspaceRepository, type WorkspaceRepository } from "./workspaces/workspace-repository";
 
 export type Runtime = "node" | "workerd";
@@ -36,6 +38,8 @@ export interface Services extends Platform {
   links: LinkRepository;
   workspaces: WorkspaceRepository;
   apiKeys: ApiKeyService;
+  /** Redis-backed (`@upstash/ratelimit`, local-first for redirects) when `redis` is set, else in-process. */
+  rateLimiter: RateLimiter;
 }
 
 /** Wires repositories (and, as they arrive, services) once per process or isolate. */
@@ -50,5 +54,6 @@ export function createServices(platform: Platform): Services {
       logger: platform.logger,
       localTtlSeconds: platform.config.API_KEY_CACHE_TTL_SECONDS,
     }),
+    rateLimiter: createRateLimiter(platform),
   };
 }

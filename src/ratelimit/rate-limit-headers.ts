@@ -1,0 +1,42 @@
+import type { RateLimitDecision } from "./rate-limiter";
+
+/** A Structured Field String (RFC 9651 §3.3.3): quoted, with `\` and `"` escaped. */
+function sfString(value: string): string {
+  return `"${value.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
+}
+
+/** Whole seconds from `now` until `at`, never negative (delay-seconds). */
+function secondsUntil(at: number, now: number): number {
+  return Math.max(0, Math.ceil((at - now) / 1000));
+}
+
+/**
+ * The response fields for a decision, per draft-ietf-httpapi-ratelimit-headers (-10/-11):
+ *
+ * - `RateLimit-Policy: "redirect";q=600;w=60` — the quota `q` per window `w` (seconds);
+ * - `RateLimit: "redirect";r=599;t=42` — `r` left, `t` seconds of the effective window;
+ *
+ * plus the older `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` (delta seconds)
+ * that many clients still read. A refusal adds `Retry-After` (≥ 1 s), equal to `t`, so that it
+ * never points before the end of the effective window, as the draft asks.
+ *
+ * @example
+ * rateLimitHeaders(decision, Date.now());
+ * // { "RateLimit-Policy": "\"api-read\";q=1200;w=60", RateLimit: "\"api-read\";r=1187;t=42", ... }
+ */
+export function rateLimitHeaders(decision: RateLimitDecision, now: number): Record<string, string> {
+  const { policy } = decision;
+  const name = sfString(policy.name);
+  const remaining = Math.max(0, Math.floor(decision.remaining));
+  let reset = secondsUntil(decision.resetAt, now);
+  if (!decision.allowed) reset = Math.max(1, reset);
+  const headers: Record<string, string> = {
+    "RateLimit-Policy": `${name};q=${policy.limit};w=${Math.max(1, Math.round(policy.windowMs / 1000))}`,
+    RateLimit: `${name};r=${remaining};t=${reset}`,
+    "RateLimit-Limit": String(policy.limit),
+    "RateLimit-Remaining": String(remaining),
+    "RateLimit-Reset": String(reset),
+  };
+  if (!decision.allowed) headers["Retry-After"] = String(reset);
+  return headers;
+}
