@@ -1,5 +1,6 @@
 import { sql } from "drizzle-orm";
 import {
+  type AnyPgColumn,
   bigint,
   index,
   integer,
@@ -54,6 +55,11 @@ export interface LinkRule {
   url: string;
 }
 
+/** The text `GET /links?q=` searches; queries must use this exact expression to hit the index. */
+export function linkSearchText(table: { slug: AnyPgColumn; title: AnyPgColumn; url: AnyPgColumn }) {
+  return sql`(${table.slug} || ' ' || coalesce(${table.title}, '') || ' ' || ${table.url})`;
+}
+
 export const links = pgTable(
   "links",
   {
@@ -84,6 +90,8 @@ export const links = pgTable(
     // Keyset pagination, newest first, within a workspace.
     index("links_workspace_created_idx").on(table.workspaceId, table.createdAt.desc(), table.id.desc()),
     index("links_tags_idx").using("gin", table.tags),
+    // `q` search on slug, title and url: one trigram index over the expression `linkSearchText`.
+    index("links_search_trgm_idx").using("gin", sql`${linkSearchText(table)} gin_trgm_ops`),
   ],
 );
 

@@ -5,8 +5,11 @@ import { createKeyRoutes } from "./auth/key-routes";
 import type { AppEnv } from "./http/app-env";
 import { onError, onNotFound, validationHook } from "./http/problem-handlers";
 import { requestMetrics } from "./http/request-metrics";
+import { idempotency } from "./idempotency/idempotency-middleware";
+import { createLinksRoutes } from "./links/links-routes";
 import { createRedirectRoutes } from "./links/redirect-routes";
 import { createOpsRoutes } from "./ops/ops-routes";
+import { apiRateLimit } from "./ratelimit/rate-limit-middleware";
 import type { Services } from "./services";
 
 /**
@@ -28,9 +31,11 @@ export function createApp(services: Services): OpenAPIHono<AppEnv> {
   app.use(requestMetrics());
 
   app.route("/", createOpsRoutes({ metricsToken: services.config.METRICS_TOKEN }));
-  // Every management route is authenticated; routes add their scope with requireScope().
-  app.use("/api/v1/*", authenticate());
+  // Every management route is authenticated and rate-limited per key; routes add their scope with
+  // requireScope(). A rate-limited request never claims an Idempotency-Key.
+  app.use("/api/v1/*", authenticate(), apiRateLimit(), idempotency());
   app.route("/api/v1", createKeyRoutes());
+  app.route("/api/v1", createLinksRoutes());
   app.doc31("/openapi.json", {
     openapi: "3.1.0",
     info: { title: "edgelink", version: "1.0.0", description: "Short links and click analytics." },

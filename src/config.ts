@@ -30,7 +30,8 @@ const ratePolicy = z
   })
   .refine((policy) => policy.limit > 0 && policy.windowMs >= 1_000, "needs a limit ≥ 1 and a window ≥ 1s");
 
-const seconds = (fallback: number, max = 86_400 * 30) => z.coerce.number().int().min(0).max(max).default(fallback);
+const seconds = (fallback: number, max = 86_400 * 30) =>
+  z.coerce.number().int().min(0).max(max).default(fallback);
 
 const postgresUrl = z
   .url()
@@ -107,7 +108,10 @@ export const configSchema = z
     /** Longest a rate-limit decision may wait on Redis before failing open (redirects) or closed. */
     RATE_LIMIT_TIMEOUT_MS: z.coerce.number().int().min(1).max(5_000).default(50),
     /** Header carrying the client IP from a trusted proxy (Node); the edge uses CF-Connecting-IP. */
-    CLIENT_IP_HEADER: z.string().regex(/^[A-Za-z0-9-]+$/).optional(),
+    CLIENT_IP_HEADER: z
+      .string()
+      .regex(/^[A-Za-z0-9-]+$/)
+      .optional(),
 
     READINESS_TIMEOUT_MS: z.coerce.number().int().min(50).max(30_000).default(1_000),
     METRICS_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),

@@ -1,3 +1,7 @@
+import { crc32 } from "../platform/crc32";
+
+const ascii = new TextEncoder();
+
 /**
  * The shape of an edgelink API key, after GitHub's token format: a product prefix, a random
  * secret and a checksum, all in base62 so a key survives double-click selection and URLs.
@@ -34,26 +38,9 @@ export const displayPrefixLength = 12;
 export const apiKeyPattern = /\belk_[0-9A-Za-z]{38}\b/;
 const wholeKey = /^elk_[0-9A-Za-z]{38}$/;
 
-const crcTable = (() => {
-  const table = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    table[n] = c >>> 0;
-  }
-  return table;
-})();
-
-/** CRC-32 (IEEE, as in zlib) of an ASCII string. */
-export function crc32(text: string): number {
-  let crc = 0xffffffff;
-  for (let i = 0; i < text.length; i++) crc = crcTable[(crc ^ text.charCodeAt(i)) & 0xff]! ^ (crc >>> 8);
-  return (crc ^ 0xffffffff) >>> 0;
-}
-
 /** Base62 of a 32-bit number, left-padded to 6 characters (62^6 > 2^32, so it always fits). */
 function checksumOf(body: string): string {
-  let value = crc32(body);
+  let value = crc32(ascii.encode(body));
   let out = "";
   for (let i = 0; i < checksumLength; i++) {
     out = alphabet[value % 62]! + out;

@@ -1,7 +1,9 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { matchedRoutes } from "hono/route";
+import { waitUntilOf } from "../http/after-response";
 import type { AppEnv } from "../http/app-env";
 import { AppError } from "../http/errors";
+import { onNotFound } from "../http/problem-handlers";
 import type { Defer } from "./api-key-service";
 import type { Scope } from "./scopes";
 
@@ -15,16 +17,6 @@ const invalidKey = () =>
     headers: { "WWW-Authenticate": `${realm}, error="invalid_token"` },
   });
 
-/** `waitUntil` where the runtime has one (workerd); on Node background work simply runs on. */
-function deferOf(c: Context<AppEnv>): Defer | undefined {
-  try {
-    const ctx = c.executionCtx;
-    return (task) => ctx.waitUntil(task);
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * Whether any route, not only middleware, answers this path. `app.use` registers method ALL on a
  * wildcard path; anything else counts as a route, so an `all()` handler is still authenticated.
@@ -35,15 +27,16 @@ function routeExists(c: Context<AppEnv>): boolean {
 
 /**
  * Requires `Authorization: Bearer <api key>` and sets `c.var.auth`. Missing or malformed
- * credentials and refused keys answer 401 with `WWW-Authenticate`. Paths no route serves are left
- * to the 404 handler: the route table is public (`/openapi.json`), so that reveals nothing.
+ * credentials and refused keys answer 401 with `WWW-Authenticate`. Paths no route serves get the
+ * 404 problem without auth: the route table is public (`/openapi.json`), so that reveals nothing.
  *
  * @example
  * app.use("/api/v1/*", authenticate());
  */
 export function authenticate(): MiddlewareHandler<AppEnv> {
   return async function authenticate(c, next) {
-    if (!routeExists(c)) return next();
+    // Answered here rather than passed on: what follows auth (rate limits, idempotency) needs a caller.
+    if (!routeExists(c)) return onNotFound(c);
     const header = c.req.header("Authorization");
     const token = header ? bearer.exec(header)?.[1] : undefined;
     if (!token) {
@@ -53,7 +46,7 @@ export function authenticate(): MiddlewareHandler<AppEnv> {
       });
     }
     const { apiKeys, metrics } = c.var.services;
-    const result = await apiKeys.authenticate(token, { defer: deferOf(c) });
+    const result = await apiKeys.authenticate(token, { defer: waitUntilOf(c) });
     if (!result.ok) {
       metrics.counter("api_key_refusals_total", "API keys refused, by reason", { reason: result.reason });
       throw invalidKey();

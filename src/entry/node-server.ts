@@ -65,6 +65,8 @@ export async function startServer(
       await closed;
       clearTimeout(deadline);
       clearInterval(reaper);
+      // Local rate-limit admissions Redis has not seen yet go out before the connection closes.
+      await services.rateLimiter.flush().catch(() => {});
       await Promise.allSettled([platform.db.close(), platform.cache.close()]);
     })();
     return draining;

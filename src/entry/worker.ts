@@ -37,7 +37,9 @@ function build(env: Env): Built {
           enableTelemetry: false,
         })
       : undefined;
-  const cache: Cache = redis ? new UpstashCache(redis, "upstash-rest") : new MemoryCache({ maxEntries: 10_000 });
+  const cache: Cache = redis
+    ? new UpstashCache(redis, "upstash-rest")
+    : new MemoryCache({ maxEntries: 10_000 });
   if (cache.kind === "memory") logger.warn("no Upstash Redis configured: caching per isolate only");
   const db = createNeonHttpDatabase({
     url: config.DATABASE_URL,
@@ -61,7 +63,9 @@ function build(env: Env): Built {
 /** Hono's request-id rule: a client id is kept when it is 1-255 characters of [\w=-]. */
 function requestIdFor(request: Request): string {
   const fromClient = request.headers.get("X-Request-Id");
-  return fromClient && fromClient.length <= 255 && /^[\w\-=]+$/.test(fromClient) ? fromClient : crypto.randomUUID();
+  return fromClient && fromClient.length <= 255 && /^[\w\-=]+$/.test(fromClient)
+    ? fromClient
+    : crypto.randomUUID();
 }
 
 /** A bad binding answers a 503 problem naming it, instead of an opaque exception page. */
@@ -76,7 +80,11 @@ function misconfigured(error: unknown, request: Request): Response {
   );
   return Response.json(problem, {
     status: 503,
-    headers: { "Content-Type": "application/problem+json", "X-Request-Id": requestId, "Cache-Control": "no-store" },
+    headers: {
+      "Content-Type": "application/problem+json",
+      "X-Request-Id": requestId,
+      "Cache-Control": "no-store",
+    },
   });
 }
 

@@ -1,5 +1,5 @@
-import { and, arrayContains, desc, eq, lt, or, sql } from "drizzle-orm";
-import { links } from "../../db/schema";
+import { and, arrayContains, desc, eq, ilike, lt, or, sql } from "drizzle-orm";
+import { linkSearchText, links } from "../../db/schema";
 import type { Database } from "../platform/db/database";
 
 export type Link = typeof links.$inferSelect;
@@ -19,6 +19,9 @@ export function isUniqueViolation(error: unknown): boolean {
   }
   return false;
 }
+
+/** `q` is matched literally: `%` and `_` typed by a user are not wildcards. */
+const escapeLike = (text: string) => text.replace(/[\\%_]/g, (char) => `\\${char}`);
 
 /**
  * Links, always addressed within one workspace except on the redirect path, which looks a link up
@@ -57,9 +60,9 @@ export function createLinkRepository(db: Database) {
     /** Newest first; lists tolerate replica lag, so they read from a replica when one is configured. */
     async list(
       workspaceId: string,
-      options: { limit: number; cursor?: LinkCursor; tag?: string },
+      options: { limit: number; cursor?: LinkCursor; tag?: string; q?: string },
     ): Promise<{ rows: Link[]; nextCursor: LinkCursor | null }> {
-      const { cursor, tag } = options;
+      const { cursor, tag, q } = options;
       const rows = await db.replica
         .select()
         .from(links)
@@ -67,6 +70,7 @@ export function createLinkRepository(db: Database) {
           and(
             eq(links.workspaceId, workspaceId),
             tag ? arrayContains(links.tags, [tag]) : undefined,
+            q ? ilike(linkSearchText(links), `%${escapeLike(q)}%`) : undefined,
             cursor
               ? or(
                   lt(links.createdAt, cursor.createdAt),
@@ -98,6 +102,18 @@ export function createLinkRepository(db: Database) {
     async delete(workspaceId: string, id: string): Promise<Link | null> {
       const [row] = await db.primary.delete(links).where(ownedBy(workspaceId, id)).returning();
       return row ?? null;
+    },
+
+    /** Counts one click towards `maxClicks`, atomically: answers false once the limit is reached. */
+    async consumeClick(id: string): Promise<boolean> {
+      const [row] = await db.primary
+        .update(links)
+        .set({ clickCount: sql`${links.clickCount} + 1` })
+        .where(
+          and(eq(links.id, id), or(sql`${links.maxClicks} is null`, lt(links.clickCount, links.maxClicks))),
+        )
+        .returning({ clickCount: links.clickCount });
+      return row !== undefined;
     },
 
     /** Creates several links all-or-nothing (one batch on neon-http, one transaction elsewhere). */

@@ -20,3 +20,19 @@ export const slugSchema = z
   .regex(/^[A-Za-z0-9_-]{1,64}$/, "must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'")
   .refine((slug) => !reservedSlugs.has(slug.toLowerCase()), "is a reserved word")
   .openapi({ example: "launch-2026" });
+
+const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/**
+ * A random base62 slug from the platform CSPRNG. Bytes ≥ 248 are rejected so every character is
+ * equally likely (256 is not a multiple of 62).
+ */
+export function generateSlug(length: number): string {
+  let slug = "";
+  while (slug.length < length) {
+    for (const byte of crypto.getRandomValues(new Uint8Array(length * 2))) {
+      if (byte < 248 && slug.length < length) slug += alphabet[byte % 62];
+    }
+  }
+  return slug;
+}

@@ -12,7 +12,7 @@ const dependencyStatus = z.object({
 
 const readiness = z
   .object({
-    status: z.enum(["ready", "unavailable"]),
+    status: z.enum(["ready", "degraded", "unavailable"]),
     failed: z.array(z.enum(["postgres", "redis"])).optional(),
     checks: z.object({ postgres: dependencyStatus, redis: dependencyStatus }),
   })
@@ -35,9 +35,12 @@ const readyRoute = createRoute({
   method: "get",
   path: "/readyz",
   tags: ["operations"],
-  summary: "Readiness: Postgres and Redis answer within the readiness timeout",
+  summary: "Readiness: Postgres (required) and Redis (degraded without) answer within the timeout",
   responses: {
-    200: { description: "Ready", content: { "application/json": { schema: readiness } } },
+    200: {
+      description: "Ready, or degraded (Redis down: redirects still served)",
+      content: { "application/json": { schema: readiness } },
+    },
     503: {
       description: "A required dependency is down",
       content: { "application/json": { schema: readiness } },
@@ -88,14 +91,12 @@ export function createOpsRoutes(options: { metricsToken?: string | undefined } =
     }
     const checks = { postgres, redis };
     const failed = (["postgres", "redis"] as const).filter((name) => checks[name].status === "down");
-    const ready = failed.length === 0;
+    // Without Redis the redirect path still works (local cache + Postgres), so the instance stays
+    // in rotation and says it is degraded; without Postgres it is taken out.
+    const status = postgres.status === "down" ? "unavailable" : failed.length > 0 ? "degraded" : "ready";
     c.header("Cache-Control", "no-store");
-    const body = {
-      status: ready ? ("ready" as const) : ("unavailable" as const),
-      ...(ready ? {} : { failed }),
-      checks,
-    };
-    return ready ? c.json(body, 200) : c.json(body, 503);
+    const body = { status, ...(failed.length > 0 ? { failed } : {}), checks } as const;
+    return status === "unavailable" ? c.json(body, 503) : c.json(body, 200);
   });
 
   if (options.metricsToken) app.use("/metrics", bearerAuth({ token: options.metricsToken }));

@@ -1,4 +1,5 @@
 import type { Context, MiddlewareHandler } from "hono";
+import { waitUntilOf } from "../http/after-response";
 import type { AppEnv } from "../http/app-env";
 import { AppError } from "../http/errors";
 import { clientIp } from "./client-ip";
@@ -32,15 +33,6 @@ function refusal(decision: RateLimitDecision, headers: Record<string, string>): 
   });
 }
 
-/** Keeps background work alive after the response on the edge; on Node it runs anyway. */
-function keepAlive(c: Context, work: Promise<unknown>): void {
-  try {
-    c.executionCtx.waitUntil(work);
-  } catch {
-    // No ExecutionContext outside workerd.
-  }
-}
-
 /**
  * Rate-limits the routes it is mounted on. Every response it lets through carries the rate-limit
  * fields (`RateLimit-Policy`, `RateLimit`, `RateLimit-Limit`, `-Remaining`, `-Reset`), error
@@ -62,7 +54,7 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler<AppEnv> 
     if (identifier === undefined) return next();
     const limiter = options.limiter ?? c.var.services.rateLimiter;
     const decision = await limiter.limit(pickPolicy(c), identifier);
-    if (decision.pending) keepAlive(c, decision.pending);
+    if (decision.pending) waitUntilOf(c)?.(decision.pending);
     const headers = rateLimitHeaders(decision, options.now?.() ?? Date.now());
     if (!decision.allowed) {
       c.var.services?.metrics.counter(

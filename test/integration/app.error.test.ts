@@ -48,7 +48,7 @@ describe("errors are problem+json and never leak internals", () => {
     expect((await unsafe.json()).requestId).toBe(unsafe.headers.get("x-request-id"));
   });
 
-  it("an unexpected failure answers a generic 500 and logs the detail with the request id", async () => {
+  it("a database failure on the redirect path answers 503 with Retry-After, leaking nothing", async () => {
     const failing: Database = {
       ...t.services.db,
       ping: async () => {},
@@ -62,11 +62,12 @@ describe("errors are problem+json and never leak internals", () => {
     };
     const broken = await startTestApp({}, { db: failing });
     const res = await broken.app.request("/someslug");
-    expect(res.status).toBe(500);
+    expect(res.status).toBe(503);
+    expect(res.headers.get("retry-after")).toBe("5");
     const text = await res.text();
     expect(text).not.toMatch(/relation|SELECT|hunter2|stack|at /);
-    expect(JSON.parse(text)).toMatchObject({ code: "INTERNAL", detail: "An unexpected error occurred." });
-    const logged = broken.logs.find((line) => line.includes("unhandled error"));
+    expect(JSON.parse(text)).toMatchObject({ code: "DEPENDENCY_UNAVAILABLE" });
+    const logged = broken.logs.find((line) => line.includes("redirect lookup failed"));
     expect(logged).toContain(res.headers.get("x-request-id"));
     await broken.close();
   });
@@ -83,17 +84,17 @@ describe("errors are problem+json and never leak internals", () => {
 });
 
 describe("readiness names the dependency that is down", () => {
-  it("Redis unreachable → 503 naming redis, within the readiness timeout", async () => {
+  it("Redis unreachable → still ready but degraded, naming redis, within the readiness timeout", async () => {
     const requester = createTcpRequester(`redis://${closedPort}`);
     const cache = new UpstashCache(new Redis(requester), "redis-tcp", () => requester.close());
     const t = await startTestApp({}, { cache });
     const started = performance.now();
     const res = await t.app.request("/readyz");
     expect(performance.now() - started).toBeLessThan(1_500);
-    expect(res.status).toBe(503);
+    expect(res.status).toBe(200);
     const body = await res.json();
     expect(body).toMatchObject({
-      status: "unavailable",
+      status: "degraded",
       failed: ["redis"],
       checks: { postgres: { status: "up" }, redis: { status: "down" } },
     });

@@ -35,7 +35,9 @@ export async function startTestApp(
   const logs: string[] = [];
   const logger = createLogger({ level: "debug", write: (line) => logs.push(line) });
   const db = overrides.db ?? (await createNodeDatabase(config, logger));
-  const { cache, redis } = overrides.cache ? { cache: overrides.cache, redis: undefined } : createNodeCache(config);
+  const { cache, redis } = overrides.cache
+    ? { cache: overrides.cache, redis: undefined }
+    : createNodeCache(config);
   const services = createServices({
     runtime: "node",
     config,

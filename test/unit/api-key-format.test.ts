@@ -3,12 +3,14 @@ import { describe, expect, it } from "vitest";
 import {
   apiKeyLength,
   apiKeyPattern,
-  crc32,
   displayPrefix,
   generateApiKey,
   hashApiKey,
   isWellFormedApiKey,
 } from "../../src/auth/api-key-format";
+import { crc32 as crc32OfBytes } from "../../src/platform/crc32";
+
+const crc32 = (text: string) => crc32OfBytes(new TextEncoder().encode(text));
 
 const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 

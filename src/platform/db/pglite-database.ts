@@ -1,4 +1,5 @@
 import { PGlite } from "@electric-sql/pglite";
+import { pg_trgm } from "@electric-sql/pglite/contrib/pg_trgm";
 import { sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/pglite";
 import { migrate } from "drizzle-orm/pglite/migrator";
@@ -15,7 +16,8 @@ export async function createPgliteDatabase(options: {
   dataDir: string;
   migrationsFolder: string;
 }): Promise<Database & { client: PGlite }> {
-  const client = await PGlite.create(options.dataDir);
+  // Extensions the migrations create must be compiled in: PGlite cannot load them from disk.
+  const client = await PGlite.create(options.dataDir, { extensions: { pg_trgm } });
   const primary = drizzle({ client, schema });
   await migrate(primary, { migrationsFolder: options.migrationsFolder });
   const db = primary as unknown as Db;

@@ -1,0 +1,1 @@
+CREATE INDEX "links_search_trgm_idx" ON "links" USING gin (("slug" || ' ' || coalesce("title", '') || ' ' || "url") gin_trgm_ops);

@@ -1,0 +1,159 @@
+import type { Config } from "../config";
+import type { LinkCache, RedirectEntry } from "./link-cache";
+import { hashLinkPassword } from "./link-password";
+import {
+  isUniqueViolation,
+  type Link,
+  type LinkChanges,
+  type LinkCursor,
+  type LinkRepository,
+  type NewLink,
+} from "./link-repository";
+import { generateSlug, reservedSlugs } from "./slug";
+import { checkTargetUrl, type UnsafeUrlReason } from "./url-safety";
+
+export interface LinkInput {
+  url: string;
+  slug?: string;
+  domain?: string;
+  title?: string | null;
+  tags?: string[];
+  expiresAt?: Date | null;
+  expiredUrl?: string | null;
+  maxClicks?: number | null;
+  redirectStatus?: 301 | 302 | 307 | 308;
+  cacheControl?: string;
+  password?: string | null;
+  utm?: Record<string, string> | null;
+  rules?: NonNullable<NewLink["rules"]> | null;
+}
+
+export type LinkFailure =
+  | { kind: "not-found" }
+  | { kind: "slug-taken"; slug: string }
+  | { kind: "unknown-domain"; domain: string }
+  | { kind: "unsafe-url"; field: string; reason: UnsafeUrlReason; detail: string };
+
+export type LinkResult<T> = { ok: true; value: T } | { ok: false; failure: LinkFailure };
+
+const ok = <T>(value: T): LinkResult<T> => ({ ok: true, value });
+const fail = <T>(failure: LinkFailure): LinkResult<T> => ({ ok: false, failure });
+
+/** Generated slugs retry on collision; at 7 base62 characters a second collision in a row is news. */
+const slugAttempts = 5;
+
+/**
+ * The rules of links: URL safety, slugs, passwords, and keeping the redirect cache honest — every
+ * change that can alter what (domain, slug) resolves to invalidates it before answering.
+ */
+export function createLinkService(deps: { links: LinkRepository; cache: LinkCache; config: Config }) {
+  const { links, cache, config } = deps;
+  const policy = { shortDomains: config.SHORT_DOMAINS, blocklist: config.URL_BLOCKLIST };
+
+  const checkUrls = (input: Partial<LinkInput>): LinkFailure | Partial<LinkInput> => {
+    const checked: Partial<LinkInput> = {};
+    const targets: [string, string | null | undefined][] = [
+      ["url", input.url],
+      ["expiredUrl", input.expiredUrl],
+      ...(input.rules ?? []).map((rule, i) => [`rules.${i}.url`, rule.url] as [string, string]),
+    ];
+    for (const [field, value] of targets) {
+      if (value === undefined || value === null) continue;
+      const result = checkTargetUrl(value, policy);
+      if (!result.ok) return { kind: "unsafe-url", field, reason: result.reason, detail: result.detail };
+      if (field === "url") checked.url = result.url;
+      if (field === "expiredUrl") checked.expiredUrl = result.url;
+    }
+    if (input.rules) {
+      checked.rules = input.rules.map((rule) => ({ ...rule, url: new URL(rule.url).href }));
+    }
+    return checked;
+  };
+
+  const toRow = async (input: Partial<LinkInput>, normalised: Partial<LinkInput>): Promise<LinkChanges> => {
+    const { password, slug: _slug, domain: _domain, ...rest } = input;
+    const row: LinkChanges = { ...rest, ...normalised };
+    if (password !== undefined)
+      row.passwordHash = password === null ? null : await hashLinkPassword(password);
+    return row;
+  };
+
+  return {
+    async create(workspaceId: string, input: LinkInput): Promise<LinkResult<Link>> {
+      const domain = input.domain ?? config.SHORT_DOMAINS[0]!;
+      if (!config.SHORT_DOMAINS.includes(domain)) return fail({ kind: "unknown-domain", domain });
+      const checked = checkUrls(input);
+      if ("kind" in checked) return fail(checked);
+      const row = { ...(await toRow(input, checked)), workspaceId, domain, url: checked.url! } as NewLink;
+      for (let attempt = 0; attempt < (input.slug ? 1 : slugAttempts); attempt += 1) {
+        const slug = input.slug ?? generateSlug(config.SLUG_LENGTH);
+        if (reservedSlugs.has(slug.toLowerCase())) continue;
+        const created = await links.create({ ...row, slug });
+        if (created) {
+          // A negative-cache entry may say this slug does not exist.
+          await cache.invalidate(domain, slug);
+          return ok(created);
+        }
+        if (input.slug) return fail({ kind: "slug-taken", slug });
+      }
+      return fail({ kind: "slug-taken", slug: "(generated)" });
+    },
+
+    async update(workspaceId: string, id: string, changes: Partial<LinkInput>): Promise<LinkResult<Link>> {
+      const before = await links.findById(workspaceId, id);
+      if (!before) return fail({ kind: "not-found" });
+      const domain = changes.domain ?? before.domain;
+      if (!config.SHORT_DOMAINS.includes(domain)) return fail({ kind: "unknown-domain", domain });
+      const checked = checkUrls(changes);
+      if ("kind" in checked) return fail(checked);
+      const row = await toRow(changes, checked);
+      if (changes.slug !== undefined) row.slug = changes.slug;
+      if (changes.domain !== undefined) row.domain = changes.domain;
+      let updated: Link | null;
+      try {
+        updated = await links.update(workspaceId, id, row);
+      } catch (error) {
+        if (isUniqueViolation(error)) {
+          return fail({ kind: "slug-taken", slug: changes.slug ?? before.slug });
+        }
+        throw error;
+      }
+      if (!updated) return fail({ kind: "not-found" });
+      await cache.invalidate(before.domain, before.slug);
+      if (updated.domain !== before.domain || updated.slug !== before.slug) {
+        await cache.invalidate(updated.domain, updated.slug);
+      }
+      return ok(updated);
+    },
+
+    async remove(workspaceId: string, id: string): Promise<LinkResult<Link>> {
+      const removed = await links.delete(workspaceId, id);
+      if (!removed) return fail({ kind: "not-found" });
+      await cache.invalidate(removed.domain, removed.slug);
+      return ok(removed);
+    },
+
+    async get(workspaceId: string, id: string): Promise<LinkResult<Link>> {
+      const link = await links.findById(workspaceId, id);
+      return link ? ok(link) : fail({ kind: "not-found" });
+    },
+
+    list(workspaceId: string, options: { limit: number; cursor?: LinkCursor; tag?: string; q?: string }) {
+      return links.list(workspaceId, options);
+    },
+
+    /** The redirect path's read: cache tiers first, Postgres only on a miss. */
+    resolve(
+      domain: string,
+      slug: string,
+      background: (work: Promise<unknown>) => void,
+    ): Promise<RedirectEntry | null> {
+      return cache.resolve(domain, slug, () => links.findBySlug(domain, slug), background);
+    },
+
+    /** Counts one click towards maxClicks; false once the link has none left. */
+    consumeClick: (id: string) => links.consumeClick(id),
+  };
+}
+
+export type LinkService = ReturnType<typeof createLinkService>;
