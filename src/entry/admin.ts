@@ -1,5 +1,3 @@
-import { readdir, readlink } from "node:fs/promises";
-import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { z } from "zod";
 import { scopeSchema, scopes } from "../auth/scopes";
@@ -107,23 +105,6 @@ function describe(result: Record<string, unknown>): string {
 }
 
 /**
- * PGlite takes no lock on its data directory, and two processes writing one directory corrupt it,
- * so look for another process holding files in it (Linux `/proc`; elsewhere nothing is found).
- */
-async function processUsing(dataDir: string): Promise<number | undefined> {
-  const dir = `${resolve(dataDir)}/`;
-  const pids = await readdir("/proc").catch(() => [] as string[]);
-  for (const pid of pids) {
-    if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
-    const fds = await readdir(`/proc/${pid}/fd`).catch(() => [] as string[]);
-    for (const fd of fds) {
-      if ((await readlink(`/proc/${pid}/fd/${fd}`).catch(() => "")).startsWith(dir)) return Number(pid);
-    }
-  }
-  return undefined;
-}
-
-/**
  * One line for an operator: the driver's own words (drizzle's wrapper message would carry the
  * query's parameters), with a hint for the common case.
  */
@@ -162,15 +143,6 @@ async function main(argv: string[]): Promise<number> {
     import("../platform/node/node-platform"),
     import("../services"),
   ]);
-  if (node.usesEmbeddedDatabase(config) && !config.PGLITE_DATA_DIR.includes("://")) {
-    const owner = await processUsing(config.PGLITE_DATA_DIR);
-    if (owner !== undefined) {
-      throw new Error(
-        `the embedded database ${config.PGLITE_DATA_DIR} is open in process ${owner} (a running server?); ` +
-          "stop it first, or set DATABASE_URL to a real Postgres",
-      );
-    }
-  }
   // Diagnostics go to stderr, so stdout carries only the result (and the key).
   const logger = createLogger({ level: "warn", write: (line) => process.stderr.write(`${line}\n`) });
   const db = await node.createNodeDatabase(config, logger).catch((error: unknown) => {

@@ -30,8 +30,9 @@ async function main(): Promise<void> {
       return serveUntilSignal(config, logger, false);
     }
     const count = config.WEB_CONCURRENCY ?? availableParallelism();
-    logger.info("starting cluster", { workers: count, port: config.PORT });
+    // Signal handlers go in before the log line, so a SIGTERM right after it is never fatal.
     superviseWorkers({ count, shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS, logger });
+    logger.info("starting cluster", { workers: count, port: config.PORT });
     return;
   }
   return serveUntilSignal(config, logger, true);

@@ -6,9 +6,9 @@ import { join } from "node:path";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { apiKeyPattern } from "../../src/auth/api-key-format";
 import { scopes } from "../../src/auth/scopes";
-import { configSchema } from "../../src/config";
-import { createPgliteDatabase } from "../../src/platform/db/pglite-database";
-import { migrationsFolder } from "../../src/platform/node/node-platform";
+import { configSchema, loadConfig } from "../../src/config";
+import { createLogger } from "../../src/platform/log/logger";
+import { createNodeDatabase } from "../../src/platform/node/node-platform";
 import { startTestApp } from "../support/app";
 
 interface Run {
@@ -82,16 +82,18 @@ describe("npm run admin on the embedded PGlite", () => {
     expect(human.stdout).toMatch(/^Workspace "Human" created: [0-9a-f-]{36}$/m);
     expect(human.stdout).toMatch(keyLine);
 
-    const db = await createPgliteDatabase({ dataDir, migrationsFolder });
+    // Opened as the server opens it, so it holds the data directory's lock.
+    const db = await createNodeDatabase(
+      loadConfig({ PGLITE_DATA_DIR: dataDir }),
+      createLogger({ level: "silent" }),
+    );
     const t = await startTestApp({}, { db });
     try {
-      if (existsSync("/proc/self/fd")) {
-        // The data directory is open in this process now, as it would be in a running server.
-        const busy = await admin(["workspace", "create", "--name", "X"], { PGLITE_DATA_DIR: dataDir });
-        expect(busy.code).toBe(1);
-        expect(busy.stderr.trim().split("\n")).toHaveLength(1);
-        expect(busy.stderr).toContain(`is open in process ${process.pid}`);
-      }
+      // The data directory is open in this process now, as it would be in a running server.
+      const busy = await admin(["workspace", "create", "--name", "X"], { PGLITE_DATA_DIR: dataDir });
+      expect(busy.code).toBe(1);
+      expect(busy.stderr.trim().split("\n")).toHaveLength(1);
+      expect(busy.stderr).toContain(`is in use by process ${process.pid}`);
       const res = await t.app.request("/api/v1/keys", bearer(apiKey.key));
       expect(res.status).toBe(200);
       const { data } = await res.json();

@@ -11,6 +11,7 @@ import { createNodePostgresDatabase } from "../db/node-postgres-database";
 import { createPgliteDatabase } from "../db/pglite-database";
 import type { Logger } from "../log/logger";
 import { MetricsRegistry } from "../metrics/metrics-registry";
+import { lockDataDir } from "./data-dir-lock";
 import { createTcpRequester } from "./redis-tcp-requester";
 
 /** Committed drizzle-kit migrations, resolved from the working directory (the repo or image root). */
@@ -23,8 +24,18 @@ export function usesEmbeddedDatabase(config: Config): boolean {
 
 export async function createNodeDatabase(config: Config, logger: Logger): Promise<Database> {
   if (!config.DATABASE_URL) {
-    if (!config.PGLITE_DATA_DIR.includes("://")) await mkdir(config.PGLITE_DATA_DIR, { recursive: true });
-    return createPgliteDatabase({ dataDir: config.PGLITE_DATA_DIR, migrationsFolder });
+    if (config.PGLITE_DATA_DIR.includes("://")) {
+      return createPgliteDatabase({ dataDir: config.PGLITE_DATA_DIR, migrationsFolder });
+    }
+    await mkdir(config.PGLITE_DATA_DIR, { recursive: true });
+    const release = await lockDataDir(config.PGLITE_DATA_DIR);
+    try {
+      const db = await createPgliteDatabase({ dataDir: config.PGLITE_DATA_DIR, migrationsFolder });
+      return { ...db, close: () => db.close().finally(release) };
+    } catch (error) {
+      await release();
+      throw error;
+    }
   }
   return createNodePostgresDatabase({
     url: config.DATABASE_URL,
