@@ -1,9 +1,9 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { pathToFileURL } from "node:url";
 import type { CustomTypesConfig, PoolClient, QueryArrayConfig } from "pg";
 import { DatabaseError, Pool } from "pg";
+import { listen } from "./listen";
 import type { NeonQuery, NeonResult } from "./neon-wire-format";
 import {
   arrayModeFrom,
@@ -146,18 +146,10 @@ export async function startNeonHttpServer(opts: NeonHttpServerOptions): Promise<
     );
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(opts.port ?? 0, opts.host ?? "127.0.0.1", () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const { address, port } = server.address() as AddressInfo;
-  const host = address.includes(":") ? `[${address}]` : address;
+  const base = await listen(server, opts.port, opts.host);
 
   return {
-    url: `http://${host}:${port}/sql`,
+    url: `${base}/sql`,
     async close() {
       await new Promise<void>((resolve, reject) => {
         server.close((error) => (error ? reject(error) : resolve()));

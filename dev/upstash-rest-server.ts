@@ -1,12 +1,12 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { pathToFileURL } from "node:url";
 import type { UpstashRequest } from "@upstash/redis";
 import { errors } from "@upstash/redis";
 import type { ReplyEncoding } from "../src/platform/node/redis-command-runner";
 import { createTcpRequester } from "../src/platform/node/redis-tcp-requester";
+import { listen } from "./listen";
 
 /** Upstash rejects larger requests as well; a body this big from local code is a bug. */
 const maxBodyBytes = 10 * 1024 * 1024;
@@ -123,18 +123,10 @@ export async function startUpstashRestServer(opts: UpstashRestServerOptions): Pr
     }
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(opts.port ?? 0, opts.host ?? "127.0.0.1", () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const { address, port } = server.address() as AddressInfo;
-  const host = address.includes(":") ? `[${address}]` : address;
+  const base = await listen(server, opts.port, opts.host);
 
   return {
-    url: `http://${host}:${port}`,
+    url: base,
     async close() {
       await new Promise<void>((resolve, reject) => {
         server.close((error) => (error ? reject(error) : resolve()));
