@@ -55,12 +55,18 @@ export const onNotFound: NotFoundHandler<AppEnv> = (c) =>
     new AppError("NOT_FOUND", { detail: `No route for ${c.req.method} ${new URL(c.req.url).pathname}.` }),
   );
 
-/** Turns zod issues into field errors named by where they came from (`body.url`, `param.slug`). */
+/**
+ * Turns zod issues into field errors named by where they came from (`body.url`, `param.slug`). An
+ * unknown key of a strict object is named itself (`body.owner`), not its parent.
+ */
 export function fieldErrors(target: string, error: ZodError): FieldError[] {
-  return error.issues.map((issue) => ({
-    field: [target === "json" ? "body" : target, ...issue.path.map(String)].join("."),
-    message: issue.message,
-  }));
+  const field = (path: readonly PropertyKey[]) =>
+    [target === "json" ? "body" : target, ...path.map(String)].join(".");
+  return error.issues.flatMap((issue) =>
+    issue.code === "unrecognized_keys"
+      ? issue.keys.map((key) => ({ field: field([...issue.path, key]), message: "is not a known field" }))
+      : [{ field: field(issue.path), message: issue.message }],
+  );
 }
 
 /** The one validation hook: every route's invalid input becomes a 400 problem naming each field. */

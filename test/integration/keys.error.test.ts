@@ -110,7 +110,7 @@ describe("API key errors are problem+json naming what is wrong", () => {
       [{ name: "a", scopes: ["links:read", "links:delete"] }, "body.scopes.1"],
       [{ name: "a", scopes: ["links:read"], expiresAt: "2001-01-01T00:00:00Z" }, "body.expiresAt"],
       [{ name: "a", scopes: ["links:read"], expiresAt: "tomorrow" }, "body.expiresAt"],
-      [{ name: "a", scopes: ["links:read"], expiresAt: future, scope: "typo" }, "body"],
+      [{ name: "a", scopes: ["links:read"], expiresAt: future, scope: "typo" }, "body.scope"],
     ];
     for (const [body, field] of cases) {
       const res = await post(body);
