@@ -4,7 +4,6 @@ import { waitUntilOf } from "../http/after-response";
 import type { AppEnv } from "../http/app-env";
 import { AppError } from "../http/errors";
 import { onNotFound } from "../http/problem-handlers";
-import type { Defer } from "./api-key-service";
 import type { Scope } from "./scopes";
 
 const realm = 'Bearer realm="edgelink"';

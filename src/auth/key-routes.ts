@@ -27,7 +27,13 @@ const createdKeySchema = apiKeySchema
 
 const newKeySchema = z
   .strictObject({
-    name: z.string().trim().min(1).max(100),
+    // Postgres text cannot hold U+0000: refused as a 400 naming the field, not a 500 from the insert.
+    name: z
+      .string()
+      .trim()
+      .min(1)
+      .max(100)
+      .refine((name) => !name.includes("\u0000"), "must not contain NUL characters"),
     scopes: z
       .array(scopeSchema)
       .min(1)

@@ -11,7 +11,17 @@ const futureDate = z.iso
 
 const url = z.string().min(1).max(maxUrlLength).openapi({ example: "https://example.com/launch?ref=x" });
 const headerSafe = z.string().regex(/^[\x20-\x7e]{1,200}$/, "must be 1-200 printable ASCII characters");
-const utmValue = z.string().min(1).max(200);
+/**
+ * Free text bound for Postgres: `text` and `jsonb` cannot hold U+0000, so it is refused here as a
+ * 400 naming the field rather than failing in the database as a 500.
+ */
+const storableText = (min: number, max: number) =>
+  z
+    .string()
+    .min(min)
+    .max(max)
+    .refine((value) => !value.includes("\u0000"), "must not contain NUL characters");
+const utmValue = storableText(1, 200);
 
 export const ruleSchema = z
   .object({
@@ -33,7 +43,7 @@ const fields = {
   url,
   slug: slugSchema,
   domain: z.string().min(1).max(253),
-  title: z.string().max(200).nullable(),
+  title: storableText(0, 200).nullable(),
   tags: z
     .array(z.string().regex(/^[\p{L}\p{N} _.:-]{1,50}$/u, "must be 1-50 letters, digits, spaces or _ . : -"))
     .max(20)
@@ -100,8 +110,8 @@ export const linkIdParams = z.object({ id: z.uuid().openapi({ param: { name: "id
 export const listLinksQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),
   cursor: z.string().max(200).optional(),
-  tag: z.string().min(1).max(50).optional(),
-  q: z.string().min(1).max(100).optional(),
+  tag: storableText(1, 50).optional(),
+  q: storableText(1, 100).optional(),
 });
 
 export const qrQuery = z.object({
