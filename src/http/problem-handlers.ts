@@ -2,6 +2,7 @@ import type { Hook } from "@hono/zod-openapi";
 import type { Context, ErrorHandler, NotFoundHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ZodError } from "zod";
+import { isUnavailableError } from "../platform/unavailable-error";
 import type { AppEnv } from "./app-env";
 import { AppError, type ErrorCode, type FieldError, toProblem } from "./errors";
 
@@ -28,9 +29,24 @@ const statusToCode: Record<number, ErrorCode> = {
   504: "TIMEOUT",
 };
 
+/** Seconds a client is told to wait when Postgres or Redis cannot be reached. */
+const unavailableRetryAfterSeconds = 5;
+
+/** The innermost cause: for a connection failure, the socket error, without the SQL or its params. */
+function rootCause(error: Error): { name: string; message: string; code?: unknown } {
+  let current: unknown = error;
+  for (let depth = 0; depth < 8 && (current as { cause?: unknown }).cause instanceof Error; depth++) {
+    current = (current as { cause: Error }).cause;
+  }
+  const { name, message, code } = current as Error & { code?: unknown };
+  return { name, message, code };
+}
+
 /**
- * The one `onError`. Known errors keep their message; anything else is logged with the request id
- * and answered with a generic 500 so no stack, SQL or driver detail reaches the client.
+ * The one `onError`. Known errors keep their message; a backing service that cannot be reached
+ * (refused or dropped connections, see `isUnavailableError`) is a 503 with Retry-After, as the
+ * request may well succeed shortly; anything else is logged with the request id and answered with
+ * a generic 500. Either way no stack, SQL or driver detail reaches the client.
  */
 export const onError: ErrorHandler<AppEnv> = (error, c) => {
   if (error instanceof AppError) return problemResponse(c, error);
@@ -40,6 +56,20 @@ export const onError: ErrorHandler<AppEnv> = (error, c) => {
   }
   if (error instanceof HTTPException && error.status === 504) {
     return problemResponse(c, new AppError("TIMEOUT"));
+  }
+  if (isUnavailableError(error)) {
+    c.var.services?.logger.warn("dependency unavailable", {
+      requestId: c.get("requestId"),
+      route: c.req.routePath,
+      cause: rootCause(error),
+    });
+    return problemResponse(
+      c,
+      new AppError("DEPENDENCY_UNAVAILABLE", {
+        detail: "A backing service cannot be reached right now; retry shortly.",
+        headers: { "Retry-After": String(unavailableRetryAfterSeconds) },
+      }),
+    );
   }
   c.var.services?.logger.error("unhandled error", {
     requestId: c.get("requestId"),

@@ -128,7 +128,7 @@ describe("API keys are confined to their workspace and their secrets stay secret
 });
 
 describe("a failing database does not put key material in the logs", () => {
-  it("answers 500 and logs the failure without the key or its hash", async () => {
+  it("answers 503 (Postgres unreachable) and logs the failure without the key or its hash", async () => {
     const db = createNodePostgresDatabase({
       url: "postgres://edgelink@127.0.0.1:1/x",
       poolMax: 1,
@@ -138,9 +138,10 @@ describe("a failing database does not put key material in the logs", () => {
     try {
       const key = generateApiKey();
       const res = await as(t, key, "/api/v1/keys");
-      expect(res.status).toBe(500);
+      expect(res.status).toBe(503);
+      expect(res.headers.get("retry-after")).toBe("5");
       const logs = t.logs.join("\n");
-      expect(logs).toContain("unhandled error");
+      expect(logs).toContain("dependency unavailable");
       expect(logs).not.toContain(key);
       expect(logs).not.toContain(await hashApiKey(key));
     } finally {
