@@ -53,7 +53,12 @@ export const uniqueSlug = (prefix = "s") => `${prefix}${randomUUID().replaceAll(
  * const res = await api.post("/links", { url: "https://example.com" });
  */
 export function apiAs(t: TestApp, key: string | undefined) {
-  const send = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
+  const send = async (
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<Response> =>
     t.app.request(`/api/v1${path}`, {
       method,
       headers: {
