@@ -47,6 +47,15 @@ for (const implementation of cachesUnderTest()) {
       expect(await cache.get(k)).toBeNull();
     });
 
+    it("adds only when absent, so the first of several writers wins", async () => {
+      const k = key();
+      const wins = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => cache.add(k, `v${i}`, { ttlSeconds: 5 })),
+      );
+      expect(wins.filter(Boolean)).toHaveLength(1);
+      expect(await cache.get(k)).toBe(`v${wins.indexOf(true)}`);
+    });
+
     it("deletes and counts what existed", async () => {
       const [a, b] = [key(), key()];
       await cache.set(a, 1);

@@ -8,6 +8,8 @@ export interface Cache {
   readonly kind: CacheKind;
   get<T>(key: string): Promise<T | null>;
   set<T>(key: string, value: T, options?: { ttlSeconds?: number }): Promise<void>;
+  /** Sets `key` only if it does not exist (Redis SET NX); answers whether this call set it. */
+  add<T>(key: string, value: T, options?: { ttlSeconds?: number }): Promise<boolean>;
   /** Deletes keys and answers how many existed. */
   delete(...keys: string[]): Promise<number>;
   /** Atomically adds `by` and answers the new value; `ttlSeconds` applies when the key is created. */

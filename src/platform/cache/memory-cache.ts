@@ -50,6 +50,12 @@ export class MemoryCache implements Cache {
     this.write(key, structuredClone(value), expiresAt);
   }
 
+  async add<T>(key: string, value: T, options: { ttlSeconds?: number } = {}): Promise<boolean> {
+    if (this.live(key)) return false;
+    await this.set(key, value, options);
+    return true;
+  }
+
   async delete(...keys: string[]): Promise<number> {
     let removed = 0;
     for (const key of keys) {

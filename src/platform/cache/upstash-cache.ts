@@ -21,6 +21,13 @@ export class UpstashCache implements Cache {
     else await this.redis.set(keyPrefix + key, value);
   }
 
+  async add<T>(key: string, value: T, options: { ttlSeconds?: number } = {}): Promise<boolean> {
+    const answer = options.ttlSeconds
+      ? await this.redis.set(keyPrefix + key, value, { nx: true, ex: options.ttlSeconds })
+      : await this.redis.set(keyPrefix + key, value, { nx: true });
+    return answer === "OK";
+  }
+
   async delete(...keys: string[]): Promise<number> {
     if (keys.length === 0) return 0;
     return this.redis.del(...keys.map((key) => keyPrefix + key));

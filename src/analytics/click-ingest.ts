@@ -1,0 +1,97 @@
+import { sql } from "drizzle-orm";
+import type { Db } from "../platform/db/database";
+import type { ClickEvent } from "./click-event";
+
+/** The rollup dimensions; `total` carries the plain count under the empty value. */
+export const rollupDimensions = ["total", "country", "device", "browser", "os", "referrer"] as const;
+export type RollupDimension = (typeof rollupDimensions)[number];
+
+export interface IngestedClick {
+  eventId: string;
+  linkId: string;
+  traffic: ClickEvent["traffic"];
+  occurredAt: Date;
+  visitorHash: string | null;
+}
+
+/**
+ * Stores a batch of click events and folds them into the rollups — in ONE statement, so raw clicks
+ * and rollups can never disagree and the batch is atomic on every driver (neon-http has no
+ * interactive transactions). Idempotent on `event_id`: only rows actually inserted are rolled up
+ * and returned, so a redelivered batch changes nothing. Rollup rows are upserted in key order so
+ * concurrent batches lock them in the same order and cannot deadlock each other.
+ *
+ * HEAD and prefetch events are not stored: they are served, never counted (metrics count them).
+ */
+export async function ingestClicks(db: Db, events: ClickEvent[]): Promise<IngestedClick[]> {
+  const rows = events
+    .filter((event) => event.traffic !== "head" && event.traffic !== "prefetch")
+    .map((event) => ({
+      event_id: event.eventId,
+      link_id: event.linkId,
+      workspace_id: event.workspaceId,
+      occurred_at: new Date(event.occurredAt).toISOString(),
+      traffic: event.traffic,
+      reason: event.reason,
+      country: event.country,
+      device: event.device,
+      browser: event.browser,
+      os: event.os,
+      referrer_host: event.referrerHost,
+      visitor_hash: event.visitorHash,
+    }));
+  if (rows.length === 0) return [];
+  const result = await db.execute(sql`
+    with incoming as (
+      select * from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as x(
+        event_id uuid, link_id uuid, workspace_id uuid, occurred_at timestamptz, traffic text, reason text,
+        country text, device text, browser text, os text, referrer_host text, visitor_hash text)
+    ),
+    inserted as (
+      insert into clicks (event_id, link_id, workspace_id, occurred_at, traffic, reason, country, device,
+                          browser, os, referrer_host, visitor_hash)
+      select distinct on (event_id) event_id, link_id, workspace_id, occurred_at, traffic, reason, country,
+             device, browser, os, referrer_host, visitor_hash
+      from incoming
+      on conflict (event_id) do nothing
+      returning event_id, link_id, occurred_at, traffic, country, device, browser, os, referrer_host, visitor_hash
+    ),
+    facts as (
+      select i.link_id, g.granularity,
+             date_trunc(g.granularity, i.occurred_at at time zone 'UTC') at time zone 'UTC' as bucket_start,
+             i.traffic, d.dimension, d.value
+      from inserted i
+      cross join (values ('hour'), ('day')) as g(granularity)
+      cross join lateral (values
+        ('total', ''),
+        ('country', coalesce(i.country, 'unknown')),
+        ('device', coalesce(i.device, 'unknown')),
+        ('browser', coalesce(i.browser, 'unknown')),
+        ('os', coalesce(i.os, 'unknown')),
+        ('referrer', coalesce(i.referrer_host, 'direct'))
+      ) as d(dimension, value)
+    ),
+    rolled as (
+      insert into rollups (link_id, granularity, bucket_start, traffic, dimension, value, clicks)
+      select link_id, granularity, bucket_start, traffic, dimension, value, count(*)
+      from facts
+      group by link_id, granularity, bucket_start, traffic, dimension, value
+      order by link_id, granularity, bucket_start, traffic, dimension, value
+      on conflict (link_id, granularity, bucket_start, traffic, dimension, value)
+      do update set clicks = rollups.clicks + excluded.clicks
+      returning 1
+    )
+    select event_id, link_id, traffic, occurred_at, visitor_hash, (select count(*) from rolled) as rolled
+    from inserted
+  `);
+  // node-postgres and PGlite answer `{ rows }`, neon-http the rows themselves.
+  const answer = result as { rows?: Record<string, unknown>[] } | Record<string, unknown>[];
+  const returned = Array.isArray(answer) ? answer : (answer.rows ?? []);
+  return returned.map((row) => ({
+    eventId: String(row.event_id),
+    linkId: String(row.link_id),
+    traffic: row.traffic as ClickEvent["traffic"],
+    occurredAt: new Date(row.occurred_at as string),
+    visitorHash: (row.visitor_hash as string | null) ?? null,
+  }));
+}

@@ -1,0 +1,63 @@
+import Bowser from "bowser";
+import type { Cache } from "../platform/cache/cache";
+
+export type Device = "desktop" | "mobile" | "tablet" | "tv" | "other";
+
+export interface VisitDetails {
+  device: Device;
+  browser: string | null;
+  os: string | null;
+  referrerHost: string | null;
+}
+
+/** Device, browser and OS names from the user agent (bowser, MIT); the raw string is not kept. */
+export function describeVisit(userAgent: string | null, referrer: string | null): VisitDetails {
+  let referrerHost: string | null = null;
+  if (referrer) {
+    try {
+      referrerHost = new URL(referrer).hostname.toLowerCase() || null;
+    } catch {
+      referrerHost = null;
+    }
+  }
+  if (!userAgent) return { device: "other", browser: null, os: null, referrerHost };
+  const parsed = Bowser.parse(userAgent);
+  const type = parsed.platform.type;
+  const device: Device =
+    type === "mobile" || type === "tablet" || type === "desktop" || type === "tv" ? type : "other";
+  return { device, browser: parsed.browser.name ?? null, os: parsed.os.name ?? null, referrerHost };
+}
+
+const hex = (bytes: ArrayBuffer) =>
+  [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, "0")).join("");
+
+/**
+ * Visitor hashes for unique counts without keeping the IP: SHA-256 of (salt, IP, user agent). The
+ * salt is random, one per UTC day, shared by every instance through the cache (first writer wins)
+ * and expires two days later, after which yesterday's hashes can no longer be linked to anyone.
+ */
+export function createVisitorHasher(cache: Cache, now: () => number = Date.now) {
+  const salts = new Map<string, Promise<string>>();
+  const saltFor = (day: string): Promise<string> => {
+    let salt = salts.get(day);
+    if (!salt) {
+      salt = (async () => {
+        const fresh = hex(crypto.getRandomValues(new Uint8Array(32)).buffer);
+        const key = `visitor-salt:${day}`;
+        // Instances race on the first visit of the day: the first writer's salt is everyone's.
+        if (await cache.add(key, fresh, { ttlSeconds: 2 * 86_400 })) return fresh;
+        return (await cache.get<string>(key)) ?? fresh;
+      })();
+      salt.catch(() => salts.delete(day));
+      salts.clear();
+      salts.set(day, salt);
+    }
+    return salt;
+  };
+  return async (ip: string | null, userAgent: string | null): Promise<string | null> => {
+    if (!ip) return null;
+    const day = new Date(now()).toISOString().slice(0, 10);
+    const input = new TextEncoder().encode(`${await saltFor(day)}|${ip}|${userAgent ?? ""}`);
+    return hex(await crypto.subtle.digest("SHA-256", input)).slice(0, 32);
+  };
+}
