@@ -1,6 +1,6 @@
-import { and, arrayContains, desc, eq, ilike, lt, or, sql } from "drizzle-orm";
+import { and, arrayContains, eq, ilike, lt, or, sql } from "drizzle-orm";
 import { linkSearchText, links } from "../../db/schema";
-import type { Database } from "../platform/db/database";
+import type { Database, Db } from "../platform/db/database";
 
 export type Link = typeof links.$inferSelect;
 export type NewLink = Omit<typeof links.$inferInsert, "id" | "createdAt" | "updatedAt" | "clickCount">;
@@ -10,6 +10,14 @@ export type LinkChanges = Partial<Omit<NewLink, "workspaceId">>;
 export interface LinkCursor {
   createdAt: Date;
   id: string;
+}
+
+/** One page of `GET /links`: its size, where it starts, and the optional tag and `q` filters. */
+export interface LinkListOptions {
+  limit: number;
+  cursor?: LinkCursor;
+  tag?: string;
+  q?: string;
 }
 
 /** Postgres' unique_violation, whatever driver reports it (drizzle wraps it as `cause`). */
@@ -22,6 +30,50 @@ export function isUniqueViolation(error: unknown): boolean {
 
 /** `q` is matched literally: `%` and `_` typed by a user are not wildcards. */
 const escapeLike = (text: string) => text.replace(/[\\%_]/g, (char) => `\\${char}`);
+
+/**
+ * The read queries of the hot and list paths, built but not run: the repository awaits them, and
+ * the index tests EXPLAIN exactly these (not a hand-written look-alike).
+ */
+export const linkQueries = {
+  /** The redirect path: one probe of `links_domain_slug_key`. */
+  findBySlug: (db: Db, domain: string, slug: string) =>
+    db
+      .select()
+      .from(links)
+      .where(and(eq(links.domain, domain), eq(links.slug, slug)))
+      .limit(1),
+
+  /**
+   * One page newest first, plus one row to tell whether another page follows. Served by
+   * `links_workspace_created_idx`, or `links_tags_idx` / `links_search_trgm_idx` for tag and q.
+   */
+  list: (db: Db, workspaceId: string, options: LinkListOptions) => {
+    const { cursor, tag, q } = options;
+    return (
+      db
+        .select()
+        .from(links)
+        .where(
+          and(
+            eq(links.workspaceId, workspaceId),
+            tag ? arrayContains(links.tags, [tag]) : undefined,
+            q ? ilike(linkSearchText(links), `%${escapeLike(q)}%`) : undefined,
+            // A row comparison, so the index seeks straight to the cursor: the equivalent
+            // `a < x or (a = x and b < y)` is only a filter, and page n would read n pages of rows.
+            cursor
+              ? sql`(${links.createdAt}, ${links.id}) < (${cursor.createdAt.toISOString()}::timestamptz, ${cursor.id}::uuid)`
+              : undefined,
+          ),
+        )
+        // NULLS LAST as in the index: plain `desc` means NULLS FIRST in Postgres, an order the index
+        // cannot give (the columns are NOT NULL, but the planner does not use that), so every page
+        // was a sequential scan and a sort of the whole workspace.
+        .orderBy(sql`${links.createdAt} desc nulls last`, sql`${links.id} desc nulls last`)
+        .limit(options.limit + 1)
+    );
+  },
+};
 
 /**
  * Links, always addressed within one workspace except on the redirect path, which looks a link up
@@ -44,11 +96,7 @@ export function createLinkRepository(db: Database) {
     },
 
     async findBySlug(domain: string, slug: string): Promise<Link | null> {
-      const [row] = await db.primary
-        .select()
-        .from(links)
-        .where(and(eq(links.domain, domain), eq(links.slug, slug)))
-        .limit(1);
+      const [row] = await linkQueries.findBySlug(db.primary, domain, slug);
       return row ?? null;
     },
 
@@ -60,27 +108,9 @@ export function createLinkRepository(db: Database) {
     /** Newest first; lists tolerate replica lag, so they read from a replica when one is configured. */
     async list(
       workspaceId: string,
-      options: { limit: number; cursor?: LinkCursor; tag?: string; q?: string },
+      options: LinkListOptions,
     ): Promise<{ rows: Link[]; nextCursor: LinkCursor | null }> {
-      const { cursor, tag, q } = options;
-      const rows = await db.replica
-        .select()
-        .from(links)
-        .where(
-          and(
-            eq(links.workspaceId, workspaceId),
-            tag ? arrayContains(links.tags, [tag]) : undefined,
-            q ? ilike(linkSearchText(links), `%${escapeLike(q)}%`) : undefined,
-            cursor
-              ? or(
-                  lt(links.createdAt, cursor.createdAt),
-                  and(eq(links.createdAt, cursor.createdAt), lt(links.id, cursor.id)),
-                )
-              : undefined,
-          ),
-        )
-        .orderBy(desc(links.createdAt), desc(links.id))
-        .limit(options.limit + 1);
+      const rows = await linkQueries.list(db.replica, workspaceId, options);
       const page = rows.slice(0, options.limit);
       const last = page.at(-1);
       return {
