@@ -310,9 +310,10 @@ describe("links API: the happy paths", () => {
         expired: false,
       });
     }
-    // The single allowed click is still there.
-    expect((await t.app.request(`/${link.slug}`)).status).toBe(302);
-    expect((await t.app.request(`/${link.slug}`)).status).toBe(410);
+    // The single allowed click is still there for a browser's visit (the kind that counts).
+    const browser = { headers: { "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0" } };
+    expect((await t.app.request(`/${link.slug}`, browser)).status).toBe(302);
+    expect((await t.app.request(`/${link.slug}`, browser)).status).toBe(410);
   });
 
   describe("Idempotency-Key on POST /links", () => {
