@@ -17,7 +17,7 @@ export function requestMetrics(): MiddlewareHandler<AppEnv> {
       const handler = matchedRoutes(c)[c.req.routeIndex];
       const route = handler && handler.method !== "ALL" ? handler.path : "unmatched";
       const labels = { method: c.req.method, route, status: String(c.res.status) };
-      const { metrics } = c.var.services;
+      const { metrics } = c.get("services");
       metrics.counter("http_requests_total", "HTTP requests served", labels);
       metrics.observe(
         "http_request_duration_seconds",

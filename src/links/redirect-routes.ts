@@ -44,7 +44,7 @@ async function orUnavailable<T>(c: Context<AppEnv>, work: () => Promise<T>): Pro
     return await work();
   } catch (error) {
     if (error instanceof AppError) throw error;
-    c.var.services.logger.warn("redirect lookup failed", { error, requestId: c.get("requestId") });
+    c.get("services").logger.warn("redirect lookup failed", { error, requestId: c.get("requestId") });
     throw new AppError("DEPENDENCY_UNAVAILABLE", {
       detail: "The link cannot be looked up right now.",
       headers: { "Retry-After": String(retryAfterSeconds) },
@@ -53,7 +53,7 @@ async function orUnavailable<T>(c: Context<AppEnv>, work: () => Promise<T>): Pro
 }
 
 async function lookup(c: Context<AppEnv>, slug: string): Promise<RedirectEntry> {
-  const { linkService, config, logger } = c.var.services;
+  const { linkService, config, logger } = c.get("services");
   const domain = requestDomain(c.req.url, config.SHORT_DOMAINS);
   const background = (work: Promise<unknown>) =>
     afterResponse(c, work, (error) => logger.warn("background revalidation failed", { error }));
@@ -78,7 +78,7 @@ async function redirect(
   slug: string,
   status?: 303,
 ): Promise<Response> {
-  const { linkService, clickRecorder, logger } = c.var.services;
+  const { linkService, clickRecorder, logger } = c.get("services");
   const visit = classifyVisit(c.req.method, c.req.raw.headers);
   if (entry.maxClicks !== null && visit.traffic === "human") {
     const allowed = await orUnavailable(c, () => linkService.consumeClick(entry.id));

@@ -36,6 +36,8 @@ function ipv6Groups(text: string): number[] | undefined {
  * clientKey("2001:db8:1:2:a:b:c:d"); // "2001:db8:1:2::/64"
  */
 export function clientKey(text: string): string | undefined {
+  // The common case, a plain IPv4 socket address, needs none of the rewriting below.
+  if (ipv4.test(text)) return text;
   let address = text.trim();
   // `[v6]:port`, `v4:port` (some proxies add the port) and a zone id (`fe80::1%eth0`).
   const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(address);
@@ -105,7 +107,7 @@ type NodeLike = { socket?: { remoteAddress?: string } };
  * rateLimit({ policy: "redirect", identify: clientIp });
  */
 export function clientIp(c: Context<AppEnv>): string {
-  const { runtime, config } = c.var.services;
+  const { runtime, config } = c.get("services");
   return resolveClientIp({
     runtime,
     headers: c.req.raw.headers,

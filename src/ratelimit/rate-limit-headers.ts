@@ -1,8 +1,48 @@
-import type { RateLimitDecision } from "./rate-limiter";
+import type { RateLimitDecision, RateLimitPolicy } from "./rate-limiter";
 
 /** A Structured Field String (RFC 9651 §3.3.3): quoted, with `\` and `"` escaped. */
 function sfString(value: string): string {
   return `"${value.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
+}
+
+interface PolicyFields {
+  nameValue: string;
+  limitValue: number;
+  windowMs: number;
+  /** The policy name as a Structured Field String. */
+  name: string;
+  /** The whole `RateLimit-Policy` value. */
+  policyField: string;
+  /** `RateLimit-Limit`. */
+  limit: string;
+}
+
+/**
+ * The parts of the fields that depend on the policy alone, built once per policy object (every
+ * limited request asks): kept only while the policy still holds the values they were built from.
+ */
+const fieldsByPolicy = new WeakMap<RateLimitPolicy, PolicyFields>();
+function policyFields(policy: RateLimitPolicy): PolicyFields {
+  const known = fieldsByPolicy.get(policy);
+  if (
+    known &&
+    known.nameValue === policy.name &&
+    known.limitValue === policy.limit &&
+    known.windowMs === policy.windowMs
+  ) {
+    return known;
+  }
+  const name = sfString(policy.name);
+  const fields: PolicyFields = {
+    nameValue: policy.name,
+    limitValue: policy.limit,
+    windowMs: policy.windowMs,
+    name,
+    policyField: `${name};q=${policy.limit};w=${Math.max(1, Math.round(policy.windowMs / 1000))}`,
+    limit: String(policy.limit),
+  };
+  fieldsByPolicy.set(policy, fields);
+  return fields;
 }
 
 /** Whole seconds from `now` until `at`, never negative (delay-seconds). */
@@ -26,14 +66,14 @@ function secondsUntil(at: number, now: number): number {
  */
 export function rateLimitHeaders(decision: RateLimitDecision, now: number): Record<string, string> {
   const { policy } = decision;
-  const name = sfString(policy.name);
+  const { name, policyField, limit } = policyFields(policy);
   const remaining = Math.max(0, Math.floor(decision.remaining));
   let reset = secondsUntil(decision.resetAt, now);
   if (!decision.allowed) reset = Math.max(1, reset);
   const headers: Record<string, string> = {
-    "RateLimit-Policy": `${name};q=${policy.limit};w=${Math.max(1, Math.round(policy.windowMs / 1000))}`,
+    "RateLimit-Policy": policyField,
     RateLimit: `${name};r=${remaining};t=${reset}`,
-    "RateLimit-Limit": String(policy.limit),
+    "RateLimit-Limit": limit,
     "RateLimit-Remaining": String(remaining),
     "RateLimit-Reset": String(reset),
   };

@@ -52,12 +52,12 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler<AppEnv> 
   return async function rateLimitMiddleware(c, next) {
     const identifier = options.identify(c);
     if (identifier === undefined) return next();
-    const limiter = options.limiter ?? c.var.services.rateLimiter;
+    const limiter = options.limiter ?? c.get("services").rateLimiter;
     const decision = await limiter.limit(pickPolicy(c), identifier);
     if (decision.pending) waitUntilOf(c)?.(decision.pending);
     const headers = rateLimitHeaders(decision, options.now?.() ?? Date.now());
     if (!decision.allowed) {
-      c.var.services?.metrics.counter(
+      c.get("services")?.metrics.counter(
         "rate_limit_refusals_total",
         "Requests refused by a rate-limit policy, by policy and who decided",
         { policy: decision.policy.name, source: decision.source },
