@@ -84,6 +84,8 @@ const gitCommit = (() => {
   try {
     const head = execFileSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim();
     const dirty = execFileSync("git", ["status", "--porcelain", "src"], { encoding: "utf8" }).trim();
+    // With --bundle the working tree is not what runs; say so instead of flagging its edits.
+    if (values.bundle) return `${head} (measuring ${values.bundle})`;
     return dirty ? `${head} (+ uncommitted src changes)` : head;
   } catch {
     return "unknown";
