@@ -14,6 +14,13 @@ export interface Cache {
   delete(...keys: string[]): Promise<number>;
   /** Atomically adds `by` and answers the new value; `ttlSeconds` applies when the key is created. */
   increment(key: string, by?: number, options?: { ttlSeconds?: number }): Promise<number>;
+  /**
+   * Adds `values` to the HyperLogLog at `key` (Redis PFADD); `ttlSeconds` applies when the key is
+   * created. Answers whether the estimate changed.
+   */
+  hyperLogLogAdd(key: string, values: readonly string[], options?: { ttlSeconds?: number }): Promise<boolean>;
+  /** The estimated number of distinct values across `keys` (Redis PFCOUNT, ~0.81% error; exact in memory). */
+  hyperLogLogCount(...keys: string[]): Promise<number>;
   /** A trivial round trip; rejects when the backing store is unreachable. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -76,6 +76,35 @@ export class MemoryCache implements Cache {
     return value;
   }
 
+  /** An exact Set stands in for the HyperLogLog: same answers, minus the estimation error. */
+  async hyperLogLogAdd(
+    key: string,
+    values: readonly string[],
+    options: { ttlSeconds?: number } = {},
+  ): Promise<boolean> {
+    const entry = this.live(key);
+    if (entry && !(entry.value instanceof Set)) throw new TypeError(`${key} does not hold a HyperLogLog`);
+    const set = (entry?.value as Set<string> | undefined) ?? new Set<string>();
+    const before = set.size;
+    for (const value of values) set.add(value);
+    if (!entry) {
+      const expiresAt = options.ttlSeconds
+        ? this.now() + options.ttlSeconds * 1000
+        : Number.POSITIVE_INFINITY;
+      this.write(key, set, expiresAt);
+    }
+    return set.size !== before || !entry;
+  }
+
+  async hyperLogLogCount(...keys: string[]): Promise<number> {
+    const union = new Set<string>();
+    for (const key of keys) {
+      const value = this.live(key)?.value;
+      if (value instanceof Set) for (const item of value) union.add(item as string);
+    }
+    return union.size;
+  }
+
   async ping(): Promise<void> {}
 
   async close(): Promise<void> {

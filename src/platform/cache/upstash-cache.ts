@@ -41,6 +41,28 @@ export class UpstashCache implements Cache {
     return value as number;
   }
 
+  async hyperLogLogAdd(
+    key: string,
+    values: readonly string[],
+    options: { ttlSeconds?: number } = {},
+  ): Promise<boolean> {
+    const full = keyPrefix + key;
+    if (!options.ttlSeconds) return (await this.redis.pfadd(full, ...values)) === 1;
+    // NX: the TTL counts from the key's creation, so a day's uniques expire on schedule.
+    const [changed] = await this.redis
+      .multi()
+      .pfadd(full, ...values)
+      .expire(full, options.ttlSeconds, "NX")
+      .exec();
+    return changed === 1;
+  }
+
+  async hyperLogLogCount(...keys: string[]): Promise<number> {
+    if (keys.length === 0) return 0;
+    const [first, ...rest] = keys.map((key) => keyPrefix + key) as [string, ...string[]];
+    return this.redis.pfcount(first, ...rest);
+  }
+
   async ping(): Promise<void> {
     const answer = await this.redis.ping();
     if (answer !== "PONG") throw new Error(`unexpected PING answer: ${String(answer)}`);
