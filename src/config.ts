@@ -113,6 +113,31 @@ export const configSchema = z
       .regex(/^[A-Za-z0-9-]+$/)
       .optional(),
 
+    /** Header carrying the visitor's country from a trusted proxy (Node); the edge uses request.cf. */
+    GEO_COUNTRY_HEADER: z
+      .string()
+      .regex(/^[A-Za-z0-9-]+$/)
+      .optional(),
+
+    /** Click analytics: where the Node consumer runs (auto: the maintenance process; off: `npm run consumer`). */
+    CLICK_CONSUMER: z.enum(["auto", "off"]).default("auto"),
+    /** Raw clicks older than this are pruned by maintenance; rollups are kept forever. */
+    CLICK_RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).default(90),
+    /** Events per consumer batch (and per in-process flush). */
+    CLICK_BATCH_SIZE: z.coerce.number().int().min(1).max(1_000).default(100),
+    /** The in-process queue flushes a partial batch after this long. */
+    CLICK_FLUSH_MS: z.coerce.number().int().min(10).max(60_000).default(1_000),
+    /** Deliveries of one stream entry before it is parked in the dead-letter stream. */
+    CLICK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(5),
+    /** Pending stream entries idle this long belong to a dead consumer and are claimed. */
+    CLICK_CLAIM_IDLE_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
+    /** Redis Streams key (under the `el:` prefix) and its approximate length cap. */
+    CLICK_STREAM_KEY: z
+      .string()
+      .regex(/^[A-Za-z0-9:_-]+$/)
+      .default("clicks:stream"),
+    CLICK_STREAM_MAXLEN: z.coerce.number().int().min(1_000).max(1_000_000_000).default(1_000_000),
+
     READINESS_TIMEOUT_MS: z.coerce.number().int().min(50).max(30_000).default(1_000),
     METRICS_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
     TRUST_PROXY: boolFlag,

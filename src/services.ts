@@ -1,5 +1,7 @@
 import type { Redis } from "@upstash/redis";
-import { type ClickRecorder, createMetricsClickRecorder } from "./analytics/click-recorder";
+import { type ClickConsumer, createClickConsumer } from "./analytics/click-consumer";
+import type { ClickQueue } from "./analytics/click-queue";
+import { type ClickRecorder, createClickRecorder } from "./analytics/click-recorder";
 import { createApiKeyRepository } from "./auth/api-key-repository";
 import { type ApiKeyService, createApiKeyService } from "./auth/api-key-service";
 import type { Config } from "./config";
@@ -10,6 +12,7 @@ import type { Cache } from "./platform/cache/cache";
 import type { Database } from "./platform/db/database";
 import type { Logger } from "./platform/log/logger";
 import type { MetricsRegistry, MetricsSnapshot } from "./platform/metrics/metrics-registry";
+import { createInProcessClickQueue } from "./platform/queue/in-process-click-queue";
 import { createRateLimiter } from "./ratelimit/create-rate-limiter";
 import type { RateLimiter } from "./ratelimit/rate-limiter";
 import { createWorkspaceRepository, type WorkspaceRepository } from "./workspaces/workspace-repository";
@@ -34,15 +37,22 @@ export interface Platform {
    * all workers; a single process or an isolate answers its own.
    */
   collectMetrics?: () => Promise<MetricsSnapshot[]>;
-  /** Where served redirects go after the response; defaults to counting them in metrics. */
-  clickRecorder?: ClickRecorder;
+  /**
+   * Where click events go after the response: Redis Streams (Node with Redis) or Cloudflare Queues
+   * (edge); defaults to the in-process queue consumed by this process into `db`.
+   */
+  clickQueue?: ClickQueue;
 }
 
 /** Everything handlers reach through `c.var.services`: the platform plus the repositories. */
 export interface Services extends Platform {
   links: LinkRepository;
   linkService: LinkService;
+  /** Classifies, enriches and queues each served redirect, after the response. */
   clickRecorder: ClickRecorder;
+  clickQueue: ClickQueue;
+  /** Stores batches from the queue (idempotently) and keeps the live counters; see click-consumer.ts. */
+  clickConsumer: ClickConsumer;
   workspaces: WorkspaceRepository;
   apiKeys: ApiKeyService;
   /** Redis-backed (`@upstash/ratelimit`, local-first for redirects) when `redis` is set, else in-process. */
@@ -63,11 +73,21 @@ export function createServices(platform: Platform): Services {
     },
     { metrics, logger },
   );
+  const clickConsumer = createClickConsumer({
+    db: platform.db,
+    cache: platform.cache,
+    metrics,
+    logger,
+    queue: platform.clickQueue?.kind ?? "in-process",
+  });
+  const clickQueue = platform.clickQueue ?? embeddedClickQueue(clickConsumer, platform);
   return {
     ...platform,
     links,
     linkService: createLinkService({ links, cache: linkCache, config }),
-    clickRecorder: platform.clickRecorder ?? createMetricsClickRecorder(metrics),
+    clickRecorder: createClickRecorder({ queue: clickQueue, cache: platform.cache, metrics, logger }),
+    clickQueue,
+    clickConsumer,
     workspaces: createWorkspaceRepository(platform.db),
     apiKeys: createApiKeyService({
       repository: createApiKeyRepository(platform.db),
@@ -77,4 +97,35 @@ export function createServices(platform: Platform): Services {
     }),
     rateLimiter: createRateLimiter(platform),
   };
+}
+
+/**
+ * The embedded default: clicks batch in memory and this process stores them. Without a durable
+ * queue there is nowhere to park poison, so a rejected event is logged and counted.
+ */
+function embeddedClickQueue(consumer: ClickConsumer, platform: Platform): ClickQueue {
+  const { config, metrics, logger } = platform;
+  const label = { queue: "in-process" };
+  return createInProcessClickQueue({
+    maxBatch: config.CLICK_BATCH_SIZE,
+    flushMs: config.CLICK_FLUSH_MS,
+    async deliver(events) {
+      const { rejected } = await consumer.consume(events);
+      for (const { event, error } of rejected) {
+        metrics.counter("click_queue_dead_lettered_total", "Click events parked as poison", {
+          ...label,
+          reason: "rejected-by-database",
+        });
+        logger.error("click event rejected by the database; dropped", { event, error });
+      }
+    },
+    onRetry: (attempt, error) => {
+      metrics.counter("click_queue_retries_total", "Click batches retried", { ...label, cause: "ingest" });
+      logger.warn("click batch not stored; will retry", { attempt, error });
+    },
+    onDrop: (count, reason, error) => {
+      metrics.counter("clicks_dropped_total", "Click events the queue did not take", { reason }, count);
+      logger.error("click events dropped", { count, reason, error });
+    },
+  });
 }

@@ -2,6 +2,9 @@ import { z } from "zod";
 
 export const trafficClasses = ["human", "bot", "preview", "prefetch", "head"] as const;
 
+/** human and the classes counted apart; `head` and `prefetch` are served but never stored. */
+export type TrafficClass = (typeof trafficClasses)[number];
+
 /**
  * One served redirect as it travels through the queue: classified and enriched, with a visitor
  * hash instead of the IP. `eventId` is minted when the redirect is served, so redelivery of the
@@ -11,7 +14,8 @@ export const clickEventSchema = z.object({
   eventId: z.uuid(),
   linkId: z.uuid(),
   workspaceId: z.uuid(),
-  occurredAt: z.number().int().positive(),
+  // Epoch milliseconds within what a Date (and Postgres' timestamptz) can hold.
+  occurredAt: z.number().int().positive().max(8.64e15),
   traffic: z.enum(trafficClasses),
   reason: z.string().max(64),
   country: z

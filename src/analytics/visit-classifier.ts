@@ -1,5 +1,5 @@
 import { isbotMatch } from "isbot";
-import type { TrafficClass } from "./click-recorder";
+import type { TrafficClass } from "./click-event";
 
 /**
  * Fetchers that unfurl a link into a chat or feed card. They are bots too, but a product question
@@ -24,6 +24,12 @@ const previewFetchers: [name: string, pattern: RegExp][] = [
   ["google-chat", /Google-PageRenderer|GoogleChat/i],
 ];
 
+/** How a redirect counts, and why. */
+export interface Classification {
+  traffic: TrafficClass;
+  reason: string;
+}
+
 /**
  * How a redirect counts, with the reason kept: HEAD and prefetches are served but never count;
  * link-preview fetchers and other bots are counted apart from humans (`isbot` decides bots).
@@ -33,11 +39,11 @@ const previewFetchers: [name: string, pattern: RegExp][] = [
 export function classifyVisit(
   method: string,
   headers: { userAgent: string | null; purpose: string | null },
-): { traffic: TrafficClass; reason: string } {
+): Classification {
   if (method === "HEAD") return { traffic: "head", reason: "head-request" };
   const purpose = (headers.purpose ?? "").toLowerCase();
   if (purpose.includes("prefetch") || purpose.includes("prerender"))
-    return { traffic: "prefetch", reason: purpose.trim() };
+    return { traffic: "prefetch", reason: purpose.trim().slice(0, 64) };
   const userAgent = headers.userAgent ?? "";
   if (!userAgent.trim()) return { traffic: "bot", reason: "no-user-agent" };
   for (const [name, pattern] of previewFetchers) {

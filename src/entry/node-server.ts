@@ -65,6 +65,9 @@ export async function startServer(
       await closed;
       clearTimeout(deadline);
       clearInterval(reaper);
+      // Clicks of the last requests go to the queue before the connections they need close.
+      await services.clickRecorder.drain?.();
+      await services.clickQueue.close().catch(() => {});
       // Local rate-limit admissions Redis has not seen yet go out before the connection closes.
       await services.rateLimiter.flush().catch(() => {});
       await Promise.allSettled([platform.db.close(), platform.cache.close()]);

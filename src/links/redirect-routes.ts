@@ -1,5 +1,6 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
+import { classifyVisit } from "../analytics/visit-classifier";
 import { afterResponse } from "../http/after-response";
 import type { AppEnv } from "../http/app-env";
 import { AppError } from "../http/errors";
@@ -10,7 +11,7 @@ import { verifyLinkPassword } from "./link-password";
 import { passwordForm } from "./password-form";
 import { slugSchema } from "./slug";
 import { withUtm } from "./url-safety";
-import { classifyVisit, deviceOf, pickTarget } from "./visit";
+import { captureVisit, deviceOf, pickTarget } from "./visit";
 
 const params = z.object({ slug: slugSchema });
 const redirectResponses = {
@@ -79,32 +80,25 @@ async function redirect(
   status?: 303,
 ): Promise<Response> {
   const { linkService, clickRecorder, logger } = c.get("services");
-  const visit = classifyVisit(c.req.method, c.req.raw.headers);
-  if (entry.maxClicks !== null && visit.traffic === "human") {
-    const allowed = await orUnavailable(c, () => linkService.consumeClick(entry.id));
-    if (!allowed) return expired(c, entry, slug, "has reached its click limit");
+  const visit = captureVisit(c, entry);
+  if (entry.maxClicks !== null) {
+    // maxClicks and analytics agree on what a click is: the recorder reuses this classification.
+    // Other links leave it to the recorder, after the response.
+    visit.classification = classifyVisit(visit.method, visit);
+    if (visit.classification.traffic === "human") {
+      const allowed = await orUnavailable(c, () => linkService.consumeClick(entry.id));
+      if (!allowed) return expired(c, entry, slug, "has reached its click limit");
+    }
   }
-  const userAgent = c.req.header("user-agent") ?? null;
-  const country = (c.req.raw as { cf?: { country?: string } }).cf?.country ?? null;
   const target = withUtm(
-    pickTarget(entry.url, entry.rules, { device: deviceOf(userAgent), country }),
+    pickTarget(entry.url, entry.rules, { device: deviceOf(visit.userAgent), country: visit.country }),
     entry.utm,
   );
   c.header("Cache-Control", entry.cacheControl);
   const response = c.redirect(target, status ?? entry.redirectStatus);
-  const event = {
-    eventId: crypto.randomUUID(),
-    linkId: entry.id,
-    workspaceId: entry.workspaceId,
-    occurredAt: Date.now(),
-    ...visit,
-    userAgent,
-    referrer: c.req.header("referer") ?? null,
-    country,
-  };
   afterResponse(
     c,
-    Promise.resolve().then(() => clickRecorder.record(event)),
+    Promise.resolve().then(() => clickRecorder.record(visit)),
     (error) => logger.warn("click hand-off failed", { error }),
   );
   return response;

@@ -1,5 +1,8 @@
+import type { Context } from "hono";
 import type { LinkRule } from "../../db/schema";
-import type { TrafficClass } from "../analytics/click-recorder";
+import type { ServedVisit } from "../analytics/click-recorder";
+import type { AppEnv } from "../http/app-env";
+import { clientIp, unknownClient } from "../ratelimit/client-ip";
 
 export type Device = "desktop" | "mobile" | "tablet";
 
@@ -11,13 +14,36 @@ export function deviceOf(userAgent: string | null): Device {
   return "desktop";
 }
 
-/** How a redirect will be counted; HEAD and prefetches are served but never count as clicks. */
-export function classifyVisit(method: string, headers: Headers): { traffic: TrafficClass; reason: string } {
-  if (method === "HEAD") return { traffic: "head", reason: "head-request" };
-  const purpose = `${headers.get("sec-purpose") ?? ""} ${headers.get("purpose") ?? ""}`.toLowerCase();
-  if (purpose.includes("prefetch") || purpose.includes("prerender"))
-    return { traffic: "prefetch", reason: "purpose-header" };
-  return { traffic: "human", reason: "default" };
+/** A country code as analytics stores it: ISO alpha-2 upper case; `XX`, `T1` (Tor) and junk are unknown. */
+export function normalizeCountry(value: string | null | undefined): string | null {
+  const code = value?.trim().toUpperCase();
+  return code && /^[A-Z]{2}$/.test(code) && code !== "XX" ? code : null;
+}
+
+/**
+ * The raw visit of this request, for the click recorder: read from headers only, nothing parsed.
+ * Country: Cloudflare's `request.cf.country` on the edge; on Node the header a trusted proxy sets,
+ * named by GEO_COUNTRY_HEADER (never read when unset: a client could write it).
+ */
+export function captureVisit(c: Context<AppEnv>, link: { id: string; workspaceId: string }): ServedVisit {
+  const { config } = c.get("services");
+  const headers = c.req.raw.headers;
+  const cf = (c.req.raw as { cf?: { country?: string } }).cf;
+  const ip = clientIp(c);
+  return {
+    eventId: crypto.randomUUID(),
+    linkId: link.id,
+    workspaceId: link.workspaceId,
+    occurredAt: Date.now(),
+    method: c.req.method,
+    userAgent: headers.get("user-agent"),
+    purpose: headers.get("sec-purpose") ?? headers.get("purpose"),
+    referrer: headers.get("referer"),
+    country: normalizeCountry(
+      cf?.country ?? (config.GEO_COUNTRY_HEADER ? headers.get(config.GEO_COUNTRY_HEADER) : null),
+    ),
+    ip: ip === unknownClient ? null : ip,
+  };
 }
 
 /** The first rule whose every condition matches picks the target; otherwise the link's own URL. */

@@ -199,7 +199,10 @@ describe.skipIf(skip)(`Postgres down${skip ? " (skipped: needs DATABASE_URL and 
   });
 
   it("answers a cached link that needs Postgres to count its click (maxClicks) with 503, not 500", async () => {
-    const res = await t.app.request(`/${counted.slug}`);
+    // A human visit (browser UA): only those consume a click, so only those need Postgres.
+    const res = await t.app.request(`/${counted.slug}`, {
+      headers: { "User-Agent": "Mozilla/5.0 Firefox/130.0" },
+    });
     await expectProblem(res, 503);
     expect(res.headers.get("retry-after")).toBeTruthy();
     // HEAD does not count, so it needs no Postgres.

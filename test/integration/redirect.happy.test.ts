@@ -60,14 +60,16 @@ describe("redirect hot path", () => {
 
   it("HEAD answers like GET but is recorded as head, never as a click", async () => {
     const link = await create();
-    const before = await metric("clicks_recorded_total", 'traffic="human"');
-    const headsBefore = await metric("clicks_recorded_total", 'traffic="head"');
+    // Clicks are recorded after the response: let earlier tests' recordings finish first.
+    await t.services.clickRecorder.drain?.();
+    const before = await metric("clicks_served_total", 'traffic="human"');
+    const headsBefore = await metric("clicks_served_total", 'traffic="head"');
     const res = await t.app.request(`/${link.slug}`, { method: "HEAD" });
     expect(res.status).toBe(302);
     expect(res.headers.get("location")).toBe("https://example.com/");
-    await new Promise((resolve) => setTimeout(resolve, 10));
-    expect(await metric("clicks_recorded_total", 'traffic="human"')).toBe(before);
-    expect(await metric("clicks_recorded_total", 'traffic="head"')).toBe(headsBefore + 1);
+    await t.services.clickRecorder.drain?.();
+    expect(await metric("clicks_served_total", 'traffic="human"')).toBe(before);
+    expect(await metric("clicks_served_total", 'traffic="head"')).toBe(headsBefore + 1);
   });
 
   it("previews a link with slug+ without redirecting or counting", async () => {
@@ -110,21 +112,30 @@ describe("redirect hot path", () => {
   });
 
   it("maxClicks is exact under concurrency: the click that reaches the limit is the last one redirected", async () => {
+    // Only a human visit consumes a click (the analytics classifier decides): send a browser's UA.
+    const human = { headers: { "User-Agent": iphone } };
     const link = await create({ maxClicks: 5 });
-    const responses = await Promise.all(Array.from({ length: 30 }, () => t.app.request(`/${link.slug}`)));
+    const responses = await Promise.all(
+      Array.from({ length: 30 }, () => t.app.request(`/${link.slug}`, human)),
+    );
     const statuses = responses.map((res) => res.status);
     expect(statuses.filter((s) => s === 302)).toHaveLength(5);
     expect(statuses.filter((s) => s === 410)).toHaveLength(25);
     const withFallback = await create({ maxClicks: 1, expiredUrl: "https://example.com/sold-out" });
-    expect((await t.app.request(`/${withFallback.slug}`)).headers.get("location")).toBe(
+    expect((await t.app.request(`/${withFallback.slug}`, human)).headers.get("location")).toBe(
       "https://example.com/",
     );
-    const after = await t.app.request(`/${withFallback.slug}`);
+    const after = await t.app.request(`/${withFallback.slug}`, human);
     expect([after.status, after.headers.get("location")]).toEqual([302, "https://example.com/sold-out"]);
     // HEAD never consumes a click.
     const headOnly = await create({ maxClicks: 1 });
-    await t.app.request(`/${headOnly.slug}`, { method: "HEAD" });
-    expect((await t.app.request(`/${headOnly.slug}`)).status).toBe(302);
+    await t.app.request(`/${headOnly.slug}`, { method: "HEAD", ...human });
+    // Nor does a bot, a link preview or a prefetch.
+    await t.app.request(`/${headOnly.slug}`, { headers: { "User-Agent": "Googlebot/2.1" } });
+    await t.app.request(`/${headOnly.slug}`, { headers: { "User-Agent": "Slackbot-LinkExpanding 1.0" } });
+    await t.app.request(`/${headOnly.slug}`, { headers: { ...human.headers, "Sec-Purpose": "prefetch" } });
+    expect((await t.app.request(`/${headOnly.slug}`, human)).status).toBe(302);
+    expect((await t.app.request(`/${headOnly.slug}`, human)).status).toBe(410);
   });
 
   it("an edit or delete is visible at once on this instance", async () => {

@@ -52,6 +52,9 @@ export async function startTestApp(
     services,
     logs,
     close: async () => {
+      // Clicks still buffered in the in-process queue are stored before the database goes.
+      await services.clickRecorder.drain?.();
+      await services.clickQueue.close().catch(() => {});
       await Promise.allSettled([db.close(), cache.close()]);
     },
   };

@@ -1,0 +1,121 @@
+import { randomUUID } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import type { ClickEvent } from "../../src/analytics/click-event";
+import type { ClickQueue } from "../../src/analytics/click-queue";
+import { createClickRecorder, type ServedVisit } from "../../src/analytics/click-recorder";
+import { MemoryCache } from "../../src/platform/cache/memory-cache";
+import { createLogger } from "../../src/platform/log/logger";
+import { MetricsRegistry } from "../../src/platform/metrics/metrics-registry";
+
+const chrome =
+  "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36";
+
+function setup(send?: ClickQueue["send"]) {
+  const sent: ClickEvent[] = [];
+  const queue: ClickQueue = {
+    kind: "in-process",
+    send: send ?? (async (events) => void sent.push(...events)),
+    close: async () => {},
+  };
+  const metrics = new MetricsRegistry();
+  const logs: string[] = [];
+  const logger = createLogger({ level: "debug", write: (line) => logs.push(line) });
+  const recorder = createClickRecorder({ queue, cache: new MemoryCache(), metrics, logger });
+  return { recorder, sent, metrics, logs };
+}
+
+const visit = (over: Partial<ServedVisit> = {}): ServedVisit => ({
+  eventId: randomUUID(),
+  linkId: randomUUID(),
+  workspaceId: randomUUID(),
+  occurredAt: Date.UTC(2026, 10, 27, 12),
+  method: "GET",
+  userAgent: chrome,
+  purpose: null,
+  referrer: "https://news.example.com/item?id=1",
+  country: "DE",
+  ip: "203.0.113.7",
+  ...over,
+});
+
+describe("click recorder", () => {
+  it("classifies, enriches and hashes the visitor: the event carries no IP and no user agent", async () => {
+    const { recorder, sent } = setup();
+    const served = visit();
+    await recorder.record(served);
+
+    expect(sent).toEqual([
+      {
+        eventId: served.eventId,
+        linkId: served.linkId,
+        workspaceId: served.workspaceId,
+        occurredAt: served.occurredAt,
+        traffic: "human",
+        reason: "browser",
+        country: "DE",
+        device: "desktop",
+        browser: "Chrome",
+        os: "Windows",
+        referrerHost: "news.example.com",
+        visitorHash: expect.stringMatching(/^[0-9a-f]{32}$/),
+      },
+    ]);
+    expect(JSON.stringify(sent)).not.toContain("203.0.113.7");
+    expect(JSON.stringify(sent)).not.toContain("Mozilla");
+  });
+
+  it("gives one visitor the same hash on the same day, and another visitor another", async () => {
+    const { recorder, sent } = setup();
+    await recorder.record(visit());
+    await recorder.record(visit());
+    await recorder.record(visit({ ip: "198.51.100.1" }));
+    await recorder.record(visit({ ip: null }));
+    const [a, b, c, unknown] = sent.map((e) => e.visitorHash);
+    expect(a).toBe(b);
+    expect(c).not.toBe(a);
+    expect(unknown).toBeNull();
+  });
+
+  it("keeps bots and previews with their reason; HEAD and prefetches are counted, never queued", async () => {
+    const { recorder, sent, metrics } = setup();
+    await recorder.record(visit({ userAgent: "Mozilla/5.0 (compatible; Googlebot/2.1)" }));
+    await recorder.record(visit({ userAgent: "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)" }));
+    await recorder.record(visit({ method: "HEAD" }));
+    await recorder.record(visit({ purpose: "prefetch" }));
+
+    expect(sent.map((e) => [e.traffic, e.reason])).toEqual([
+      ["bot", expect.stringMatching(/googlebot/)],
+      ["preview", "slack"],
+    ]);
+    const text = metrics.render();
+    for (const traffic of ["bot", "preview", "head", "prefetch"]) {
+      expect(text).toMatch(new RegExp(`^clicks_served_total\\{traffic="${traffic}"\\} 1$`, "m"));
+    }
+  });
+
+  it("uses the redirect path's classification when it has one (maxClicks links)", async () => {
+    const { recorder, sent } = setup();
+    await recorder.record(visit({ classification: { traffic: "bot", reason: "decided-upstream" } }));
+    expect(sent[0]).toMatchObject({ traffic: "bot", reason: "decided-upstream" });
+  });
+
+  it("never queues an event the consumer would refuse: over-long values are dropped, not sent", async () => {
+    const { recorder, sent } = setup();
+    await recorder.record(visit({ purpose: `prefetch;${"x".repeat(500)}` }));
+    await recorder.record(
+      visit({
+        referrer: `https://${"a".repeat(60)}.${"b".repeat(60)}.${"c".repeat(60)}.${"d".repeat(60)}.${"e".repeat(60)}.example/`,
+      }),
+    );
+    expect(sent).toHaveLength(1);
+    expect(sent[0]!.referrerHost).toBeNull();
+  });
+
+  it("rejects when the queue refuses the event, and counts the drop", async () => {
+    const { recorder, metrics } = setup(async () => {
+      throw new Error("redis away");
+    });
+    await expect(recorder.record(visit())).rejects.toThrow("redis away");
+    expect(metrics.render()).toMatch(/^clicks_dropped_total\{reason="send"\} 1$/m);
+  });
+});
