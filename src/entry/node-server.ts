@@ -4,6 +4,7 @@ import { createApp } from "../app";
 import type { Config } from "../config";
 import { runMaintenance } from "../ops/maintenance";
 import type { Logger } from "../platform/log/logger";
+import { startNodeClickConsumer } from "../platform/node/node-click-consumer";
 import { createNodePlatform } from "../platform/node/node-platform";
 import { createServices, type Platform } from "../services";
 
@@ -23,6 +24,10 @@ export interface RunningServer {
 export async function startServer(
   config: Config,
   logger: Logger,
+  /**
+   * `runsMaintenance`: this is the one process of the deployment that runs housekeeping and, with
+   * Redis and CLICK_CONSUMER=auto, the click stream consumer.
+   */
   options: { extend?: (platform: Platform) => Platform; runsMaintenance: boolean },
 ): Promise<RunningServer> {
   const base = await createNodePlatform(config, logger);
@@ -47,6 +52,14 @@ export async function startServer(
         );
       }, maintenanceEveryMs)
     : undefined;
+  const clickConsumer =
+    options.runsMaintenance && config.CLICK_CONSUMER === "auto" && services.clickQueue.kind === "redis-stream"
+      ? startNodeClickConsumer(config, {
+          consumer: services.clickConsumer,
+          metrics: platform.metrics,
+          logger,
+        })
+      : undefined;
 
   let draining: Promise<void> | undefined;
   const drain = () => {
@@ -65,9 +78,11 @@ export async function startServer(
       await closed;
       clearTimeout(deadline);
       clearInterval(reaper);
-      // Clicks of the last requests go to the queue before the connections they need close.
+      // Clicks of the last requests go to the queue, and the consumer finishes its batch, before
+      // the connections they need close.
       await services.clickRecorder.drain?.();
       await services.clickQueue.close().catch(() => {});
+      await clickConsumer?.stop().catch(() => {});
       // Local rate-limit admissions Redis has not seen yet go out before the connection closes.
       await services.rateLimiter.flush().catch(() => {});
       await Promise.allSettled([platform.db.close(), platform.cache.close()]);

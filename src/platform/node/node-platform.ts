@@ -12,6 +12,7 @@ import { createPgliteDatabase } from "../db/pglite-database";
 import type { Logger } from "../log/logger";
 import { MetricsRegistry } from "../metrics/metrics-registry";
 import { lockDataDir } from "./data-dir-lock";
+import { createRedisStreamClickQueue } from "./redis-stream-click-queue";
 import { createTcpRequester } from "./redis-tcp-requester";
 
 /** Committed drizzle-kit migrations, resolved from the working directory (the repo or image root). */
@@ -64,9 +65,15 @@ export function createNodeCache(config: Config): { cache: Cache; redis?: Redis }
   return { cache: new MemoryCache() };
 }
 
-/** Builds the Node platform from validated config; the caller owns `close`. */
+/**
+ * Builds the Node platform from validated config; the caller owns `close`. With Redis (TCP or
+ * Upstash REST) click events go to a Redis Stream; without, to the in-process queue (the default).
+ */
 export async function createNodePlatform(config: Config, logger: Logger): Promise<Platform> {
   const db = await createNodeDatabase(config, logger);
   const { cache, redis } = createNodeCache(config);
-  return { runtime: "node", config, db, cache, redis, metrics: new MetricsRegistry(), logger };
+  const clickQueue = redis
+    ? createRedisStreamClickQueue(redis, { key: config.CLICK_STREAM_KEY, maxLen: config.CLICK_STREAM_MAXLEN })
+    : undefined;
+  return { runtime: "node", config, db, cache, redis, clickQueue, metrics: new MetricsRegistry(), logger };
 }

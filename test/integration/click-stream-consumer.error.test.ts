@@ -1,0 +1,145 @@
+import { randomUUID } from "node:crypto";
+import { afterAll, describe, expect, it } from "vitest";
+import type { ClickConsumer } from "../../src/analytics/click-consumer";
+import type { ClickEvent } from "../../src/analytics/click-event";
+import { createLogger } from "../../src/platform/log/logger";
+import { MetricsRegistry } from "../../src/platform/metrics/metrics-registry";
+import { clickStreamNames } from "../../src/platform/node/redis-stream-click-queue";
+import { tcpStreamConnection } from "../../src/platform/node/redis-stream-commands";
+import { startRedisStreamConsumer } from "../../src/platform/node/redis-stream-consumer";
+import { plainRedis, streamState } from "../support/click-stream";
+
+const redisUrl = process.env.REDIS_URL;
+const skip = redisUrl ? undefined : "needs REDIS_URL";
+
+const event = (): ClickEvent => ({
+  eventId: randomUUID(),
+  linkId: randomUUID(),
+  workspaceId: randomUUID(),
+  occurredAt: Date.now(),
+  traffic: "human",
+  reason: "browser",
+  country: null,
+  device: "desktop",
+  browser: null,
+  os: null,
+  referrerHost: null,
+  visitorHash: null,
+});
+
+const until = async (check: () => Promise<boolean>, what: string, timeoutMs = 15_000) => {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+};
+
+describe.skipIf(skip)(`Redis Streams consumer failure handling${skip ? ` (skipped: ${skip})` : ""}`, () => {
+  const redis = plainRedis(redisUrl ?? "redis://127.0.0.1:1");
+  const keys: string[] = [];
+  const fresh = () => {
+    const names = clickStreamNames(`test:consumer:${randomUUID().slice(0, 8)}`);
+    keys.push(names.stream, names.deadLetter);
+    return names;
+  };
+  afterAll(async () => {
+    if (keys.length > 0) await redis.del(...keys).catch(() => {});
+    redis.disconnect();
+  });
+  const start = (names: ReturnType<typeof clickStreamNames>, consumer: ClickConsumer, over = {}) => {
+    const metrics = new MetricsRegistry();
+    const running = startRedisStreamConsumer({
+      connection: tcpStreamConnection(redisUrl!),
+      names,
+      consumerName: `t-${randomUUID().slice(0, 8)}`,
+      consumer,
+      batchSize: 10,
+      claimIdleMs: 100,
+      maxAttempts: 3,
+      metrics,
+      logger: createLogger({ level: "silent" }),
+      waitMs: 100,
+      ...over,
+    });
+    return { running, metrics };
+  };
+  const stored: string[] = [];
+  const storing: ClickConsumer = {
+    async consume(events) {
+      stored.push(...events.map((e) => e.eventId));
+      return { inserted: [], duplicates: 0, rejected: [] };
+    },
+  };
+
+  it("parks an entry delivered more than maxAttempts times (a batch that keeps killing consumers)", async () => {
+    const names = fresh();
+    const doomed = event();
+    const fine = event();
+    await redis.call("XGROUP", "CREATE", names.stream, names.group, "0", "MKSTREAM");
+    const id = String(await redis.call("XADD", names.stream, "*", "event", JSON.stringify(doomed)));
+    // Three consumers took it and died: delivered three times, never acknowledged.
+    await redis.call("XREADGROUP", "GROUP", names.group, "dead-1", "COUNT", 1, "STREAMS", names.stream, ">");
+    await redis.call("XCLAIM", names.stream, names.group, "dead-2", 0, id);
+    await redis.call("XCLAIM", names.stream, names.group, "dead-3", 0, id);
+    await redis.call("XADD", names.stream, "*", "event", JSON.stringify(fine));
+    await new Promise((r) => setTimeout(r, 150));
+
+    const { running, metrics } = start(names, storing);
+    await until(async () => {
+      const state = await streamState(redis, names);
+      return state.pending === 0 && state.lag === 0 && state.deadLetters.length === 1;
+    }, "the stream to drain");
+    await running.stop();
+
+    const [parked] = (await streamState(redis, names)).deadLetters;
+    expect(parked).toMatchObject({ id, reason: "too-many-deliveries", deliveries: "4" });
+    expect(JSON.parse(parked!.payload!)).toEqual(doomed);
+    expect(stored).toContain(fine.eventId);
+    expect(stored).not.toContain(doomed.eventId);
+    expect(metrics.render()).toMatch(
+      /^click_queue_dead_lettered_total\{queue="redis-stream",reason="too-many-deliveries"\} 1$/m,
+    );
+  });
+
+  it("retries a batch whose ingest fails transiently, acknowledging only after it is stored", async () => {
+    const names = fresh();
+    let failures = 2;
+    const flaky: ClickConsumer = {
+      async consume(events) {
+        if (failures-- > 0) throw Object.assign(new Error("connection terminated"), { code: "57P01" });
+        return storing.consume(events);
+      },
+    };
+    const sent = [event(), event(), event()];
+    const { running, metrics } = start(names, flaky);
+    for (const e of sent) await redis.call("XADD", names.stream, "*", "event", JSON.stringify(e));
+    await until(async () => sent.every((e) => stored.includes(e.eventId)), "the batch to be stored", 20_000);
+    await until(async () => (await streamState(redis, names)).pending === 0, "the acknowledgement");
+    await running.stop();
+    expect(metrics.render()).toMatch(/^click_queue_retries_total\{cause="ingest",queue="redis-stream"\} 2$/m);
+    expect((await streamState(redis, names)).deadLetters).toEqual([]);
+  });
+
+  it("stops gracefully: the batch in flight is stored and acknowledged before stop() resolves", async () => {
+    const names = fresh();
+    let release = () => {};
+    const slow: ClickConsumer = {
+      async consume(events) {
+        await new Promise<void>((resolve) => {
+          release = resolve;
+        });
+        return storing.consume(events);
+      },
+    };
+    const { running } = start(names, slow);
+    const e = event();
+    await redis.call("XADD", names.stream, "*", "event", JSON.stringify(e));
+    await until(async () => (await streamState(redis, names)).pending === 1, "the batch to be read");
+    const stopped = running.stop();
+    setTimeout(() => release(), 200);
+    await stopped;
+    expect(stored).toContain(e.eventId);
+    expect((await streamState(redis, names)).pending).toBe(0);
+  });
+});
