@@ -7,13 +7,21 @@ import { runMaintenance } from "../ops/maintenance";
 import type { Cache } from "../platform/cache/cache";
 import { MemoryCache } from "../platform/cache/memory-cache";
 import { UpstashCache } from "../platform/cache/upstash-cache";
+import {
+  consumeQueueBatch,
+  createCloudflareClickQueue,
+  type QueueProducer,
+} from "../platform/cloudflare/cloudflare-click-queue";
 import { createNeonHttpDatabase } from "../platform/db/neon-http-database";
 import { createLogger } from "../platform/log/logger";
 import { MetricsRegistry } from "../platform/metrics/metrics-registry";
 import { createServices } from "../services";
 
-/** Worker bindings: plain variables and secrets, all validated by `loadConfig`. */
-export type Env = Record<string, unknown>;
+/**
+ * Worker bindings: plain variables and secrets, all validated by `loadConfig`, and `CLICKS`, the
+ * Cloudflare Queues producer for click events (wrangler.toml `[[queues.producers]]`).
+ */
+export type Env = Record<string, unknown> & { CLICKS?: QueueProducer };
 
 type Built = { app: ReturnType<typeof createApp>; services: ReturnType<typeof createServices> };
 
@@ -54,7 +62,10 @@ function build(env: Env): Built {
     redis,
     metrics: new MetricsRegistry(),
     logger,
+    // Without the binding (a misconfigured deploy) clicks fall back to the isolate's in-process queue.
+    clickQueue: env.CLICKS ? createCloudflareClickQueue(env.CLICKS) : undefined,
   });
+  if (!env.CLICKS) logger.warn("no CLICKS queue binding: click events batch per isolate only");
   const value = { app: createApp(services), services };
   built = { env, value };
   return value;
@@ -98,13 +109,10 @@ export default {
     }
   },
 
+  // Click events from CLICKS (wrangler.toml `[[queues.consumers]]`); see consumeQueueBatch.
   async queue(batch, env) {
     const { services } = build(env);
-    services.logger.error("no consumer for queue; retrying batch", {
-      queue: batch.queue,
-      messages: batch.messages.length,
-    });
-    batch.retryAll({ delaySeconds: 60 });
+    await consumeQueueBatch(batch, services.clickConsumer, services);
   },
 
   async scheduled(controller, env, ctx) {
