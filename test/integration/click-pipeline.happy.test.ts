@@ -7,6 +7,7 @@ import { liveClicksKey, uniquesKey } from "../../src/analytics/live-counters";
 import { runMaintenance } from "../../src/ops/maintenance";
 import { roomyLimits } from "../support/api";
 import { startTestApp, type TestApp } from "../support/app";
+import { clickEvent } from "../support/click-events";
 
 const chrome =
   "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36";
@@ -108,20 +109,8 @@ describe("click analytics on the embedded default (in-process queue)", () => {
     const link = await create();
     const day = 86_400_000;
     const now = Date.now();
-    const event = (occurredAt: number): ClickEvent => ({
-      eventId: randomUUID(),
-      linkId: link.id,
-      workspaceId,
-      occurredAt,
-      traffic: "human",
-      reason: "browser",
-      country: null,
-      device: "desktop",
-      browser: null,
-      os: null,
-      referrerHost: null,
-      visitorHash: null,
-    });
+    const event = (occurredAt: number): ClickEvent =>
+      clickEvent({ linkId: link.id, workspaceId, occurredAt });
     await ingestClicks(t.services.db.primary, [
       ...Array.from({ length: 7 }, () => event(now - 120 * day)),
       ...Array.from({ length: 2 }, () => event(now - 91 * day)),

@@ -7,25 +7,13 @@ import { MetricsRegistry } from "../../src/platform/metrics/metrics-registry";
 import { clickStreamNames } from "../../src/platform/node/redis-stream-click-queue";
 import { tcpStreamConnection } from "../../src/platform/node/redis-stream-commands";
 import { startRedisStreamConsumer } from "../../src/platform/node/redis-stream-consumer";
+import { clickEvent } from "../support/click-events";
 import { plainRedis, streamState } from "../support/click-stream";
 
 const redisUrl = process.env.REDIS_URL;
 const skip = redisUrl ? undefined : "needs REDIS_URL";
 
-const event = (): ClickEvent => ({
-  eventId: randomUUID(),
-  linkId: randomUUID(),
-  workspaceId: randomUUID(),
-  occurredAt: Date.now(),
-  traffic: "human",
-  reason: "browser",
-  country: null,
-  device: "desktop",
-  browser: null,
-  os: null,
-  referrerHost: null,
-  visitorHash: null,
-});
+const event = (): ClickEvent => clickEvent();
 
 const until = async (check: () => Promise<boolean>, what: string, timeoutMs = 15_000) => {
   const deadline = Date.now() + timeoutMs;

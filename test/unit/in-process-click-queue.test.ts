@@ -1,22 +1,9 @@
-import { randomUUID } from "node:crypto";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { ClickEvent } from "../../src/analytics/click-event";
 import { createInProcessClickQueue } from "../../src/platform/queue/in-process-click-queue";
+import { clickEvent } from "../support/click-events";
 
-const event = (): ClickEvent => ({
-  eventId: randomUUID(),
-  linkId: randomUUID(),
-  workspaceId: randomUUID(),
-  occurredAt: Date.now(),
-  traffic: "human",
-  reason: "browser",
-  country: null,
-  device: "desktop",
-  browser: null,
-  os: null,
-  referrerHost: null,
-  visitorHash: null,
-});
+const event = (): ClickEvent => clickEvent();
 const events = (n: number) => Array.from({ length: n }, event);
 
 afterEach(() => {
