@@ -1,11 +1,15 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
+import { except } from "hono/combine";
 import { requestId } from "hono/request-id";
+import { createExportRoutes } from "./analytics/export-routes";
+import { createStatsRoutes } from "./analytics/stats-routes";
 import { authenticate } from "./auth/auth-middleware";
 import { createKeyRoutes } from "./auth/key-routes";
 import type { AppEnv } from "./http/app-env";
 import { onError, onNotFound, validationHook } from "./http/problem-handlers";
 import { requestMetrics } from "./http/request-metrics";
 import { idempotency } from "./idempotency/idempotency-middleware";
+import { createBulkImportRoutes } from "./links/bulk-import-routes";
 import { createLinksRoutes } from "./links/links-routes";
 import { createRedirectRoutes } from "./links/redirect-routes";
 import { createOpsRoutes } from "./ops/ops-routes";
@@ -32,10 +36,14 @@ export function createApp(services: Services): OpenAPIHono<AppEnv> {
 
   app.route("/", createOpsRoutes({ metricsToken: services.config.METRICS_TOKEN }));
   // Every management route is authenticated and rate-limited per key; routes add their scope with
-  // requireScope(). A rate-limited request never claims an Idempotency-Key.
-  app.use("/api/v1/*", authenticate(), apiRateLimit(), idempotency());
+  // requireScope(). A rate-limited request never claims an Idempotency-Key. A bulk import streams
+  // both ways, so it is not buffered for replay: it refuses the header itself.
+  app.use("/api/v1/*", authenticate(), apiRateLimit(), except("/api/v1/links/bulk", idempotency()));
   app.route("/api/v1", createKeyRoutes());
+  app.route("/api/v1", createBulkImportRoutes());
   app.route("/api/v1", createLinksRoutes());
+  app.route("/api/v1", createStatsRoutes());
+  app.route("/api/v1", createExportRoutes());
   app.doc31("/openapi.json", {
     openapi: "3.1.0",
     info: { title: "edgelink", version: "1.0.0", description: "Short links and click analytics." },

@@ -113,6 +113,20 @@ export const configSchema = z
       .regex(/^[A-Za-z0-9-]+$/)
       .optional(),
 
+    /** How long a stats answer is cached (cache port) and may be cached by the client; 0 turns it off. */
+    STATS_CACHE_SECONDS: seconds(30, 3_600),
+    /** Rows per keyset page of a click export: the most a streamed export holds in memory at once. */
+    EXPORT_PAGE_SIZE: z.coerce.number().int().min(100).max(10_000).default(2_000),
+    /** Largest body `POST /links/bulk` reads; past it the import stops with a final 413 line. */
+    IMPORT_MAX_BYTES: z.coerce
+      .number()
+      .int()
+      .min(1_024)
+      .max(2 ** 31)
+      .default(100 * 1024 * 1024),
+    /** Links inserted per statement by a bulk import (one result line per input line as each is done). */
+    IMPORT_BATCH_SIZE: z.coerce.number().int().min(1).max(2_000).default(500),
+
     /** Header carrying the visitor's country from a trusted proxy (Node); the edge uses request.cf. */
     GEO_COUNTRY_HEADER: z
       .string()

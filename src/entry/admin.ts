@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import { z } from "zod";
+import { instant } from "../analytics/stats-schemas";
 import { scopeSchema, scopes } from "../auth/scopes";
 import { ConfigError, loadConfig } from "../config";
 import type { Services } from "../services";
@@ -10,10 +11,15 @@ const usage = `Usage: npm run admin -- <command> [options]
       Creates a workspace and its first API key, holding every scope. The key is shown once.
   keys create --workspace ID --name NAME --scopes SCOPE,… [--expires-at ISO-8601] [--json]
   keys revoke --workspace ID --id KEY_ID [--json]
+  import FILE --workspace ID [--format ndjson|csv] [--json]
+      Bulk-creates links from an NDJSON or CSV file (format from the extension by default), as
+      POST /links/bulk does: one result line per input line on stdout, progress on stderr.
+  export --workspace ID --from ISO-8601 --to ISO-8601 [--link ID] [--format ndjson|csv] [--out FILE]
+      Writes the raw clicks in [from, to) to FILE (or stdout), as GET /clicks/export does.
 
 Scopes: ${scopes.join(", ")}
 Database: DATABASE_URL when set, else the embedded PGlite in PGLITE_DATA_DIR (as npm start).
-Exit status: 0 done, 1 failed, 2 bad usage.`;
+Exit status: 0 done, 1 failed (for import: any line not created), 2 bad usage.`;
 
 /** Bad usage: one line, exit 2. */
 class UsageError extends Error {}
@@ -24,6 +30,11 @@ const options = {
   id: { type: "string" },
   scopes: { type: "string" },
   "expires-at": { type: "string" },
+  format: { type: "string" },
+  from: { type: "string" },
+  to: { type: "string" },
+  link: { type: "string" },
+  out: { type: "string" },
   json: { type: "boolean", default: false },
   help: { type: "boolean", short: "h", default: false },
 } as const;
@@ -48,9 +59,47 @@ const futureDate = z.iso
   .transform((value) => new Date(value))
   .refine((date) => date.getTime() > Date.now(), "must be in the future");
 
+const formatSchema = z.enum(["ndjson", "csv"]);
+
 /** A command checked against its flags before anything is opened, so bad usage costs nothing. */
-function plan(command: string, values: Values): (services: Services) => Promise<Record<string, unknown>> {
+function plan(
+  command: string,
+  values: Values,
+  args: string[],
+): (services: Services) => Promise<Record<string, unknown>> {
   switch (command) {
+    case "import": {
+      const workspaceId = required(z.uuid(), "--workspace", values.workspace);
+      const file = required(z.string().min(1), "FILE", args.length === 1 ? args[0] : undefined);
+      const format = required(
+        formatSchema,
+        "--format",
+        values.format ?? (/\.csv$/i.test(file) ? "csv" : "ndjson"),
+      );
+      return async (services) => {
+        if (!(await services.workspaces.findById(workspaceId)))
+          throw new Error(`no workspace ${workspaceId}`);
+        return (await import("./admin-transfer")).importFile(services, { workspaceId, file, format });
+      };
+    }
+    case "export": {
+      const workspaceId = required(z.uuid(), "--workspace", values.workspace);
+      const from = required(instant, "--from", values.from);
+      const to = required(instant, "--to", values.to);
+      if (from >= to) throw new UsageError("--to must be after --from");
+      const linkId = values.link === undefined ? undefined : required(z.uuid(), "--link", values.link);
+      const format = required(formatSchema, "--format", values.format ?? "ndjson");
+      return async (services) => {
+        if (!(await services.workspaces.findById(workspaceId)))
+          throw new Error(`no workspace ${workspaceId}`);
+        const filter = { workspaceId, from, to, ...(linkId ? { linkId } : {}) };
+        return (await import("./admin-transfer")).exportFile(services, {
+          ...filter,
+          format,
+          out: values.out,
+        });
+      };
+    }
     case "workspace create": {
       const name = required(nameSchema, "--name", values.name);
       return async ({ workspaces, apiKeys }) => {
@@ -90,12 +139,25 @@ function plan(command: string, values: Values): (services: Services) => Promise<
 }
 
 function describe(result: Record<string, unknown>): string {
-  const { workspace, apiKey, revoked } = result as {
+  const {
+    workspace,
+    apiKey,
+    revoked,
+    import: imported,
+    export: exported,
+  } = result as {
     workspace?: { id: string; name: string };
     apiKey?: { id: string; scopes: string[]; key: string };
     revoked?: { id: string; prefix: string };
+    import?: { imported: number; failed: number; aborted: string | null };
+    export?: { rows: number; file: string | null };
   };
   if (revoked) return `Revoked API key ${revoked.id} (${revoked.prefix}…).`;
+  if (imported) {
+    const stopped = imported.aborted ? ` Stopped: ${imported.aborted}` : "";
+    return `Imported ${imported.imported} links; ${imported.failed} lines failed (see their result lines).${stopped}`;
+  }
+  if (exported) return `Exported ${exported.rows} clicks${exported.file ? ` to ${exported.file}` : ""}.`;
   const lines = workspace ? [`Workspace "${workspace.name}" created: ${workspace.id}`] : [];
   if (apiKey) {
     lines.push(`API key ${apiKey.id} (scopes: ${apiKey.scopes.join(", ")}) — shown once, store it now:`);
@@ -126,7 +188,9 @@ async function main(argv: string[]): Promise<number> {
       console.log(usage);
       return 0;
     }
-    run = plan(parsed.positionals.join(" "), values);
+    const [verb, ...args] = parsed.positionals;
+    // import takes its file as an argument; every other command is its words.
+    run = verb === "import" ? plan(verb, values, args) : plan(parsed.positionals.join(" "), values, []);
   } catch (error) {
     if (!(error instanceof UsageError || (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS"))) {
       throw error;
@@ -158,9 +222,12 @@ async function main(argv: string[]): Promise<number> {
       metrics: new MetricsRegistry(),
       logger,
     });
-    const result = await run(services);
-    console.log(values.json ? JSON.stringify(result) : describe(result));
-    return 0;
+    const { failed, ...result } = await run(services);
+    const text = values.json ? JSON.stringify(result) : describe(result);
+    // import and export stream their data on stdout; their summary goes with the progress, on stderr.
+    if ("import" in result || "export" in result) console.error(text);
+    else console.log(text);
+    return failed ? 1 : 0;
   } finally {
     await Promise.allSettled([db.close(), cache.close()]);
   }

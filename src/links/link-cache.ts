@@ -105,17 +105,29 @@ export class LinkCache {
   }
 
   /** Forgets (domain, slug) here and in Redis; call on create (clears a negative entry), edit, delete. */
-  async invalidate(domain: string, slug: string): Promise<void> {
-    const key = cacheKey(domain, slug);
-    this.local.delete(key);
+  invalidate(domain: string, slug: string): Promise<void> {
+    return this.invalidateMany([{ domain, slug }]);
+  }
+
+  /** {@link invalidate} for many links at once (a bulk import): one Redis DEL for all of them. */
+  async invalidateMany(links: readonly { domain: string; slug: string }[]): Promise<void> {
+    if (links.length === 0) return;
+    const keys = links.map(({ domain, slug }) => cacheKey(domain, slug));
+    for (const key of keys) this.local.delete(key);
     try {
-      await withDeadline(this.redis.delete(key), redisBudgetMs * 10, "redis");
+      await withDeadline(this.redis.delete(...keys), redisBudgetMs * 10, "redis");
     } catch (error) {
       // Other instances then see the old entry until its Redis TTL; say so loudly.
-      this.observe.logger.error("link cache invalidation failed in redis", { key, error });
+      this.observe.logger.error("link cache invalidation failed in redis", {
+        key: keys[0],
+        keys: keys.length,
+        error,
+      });
       this.observe.metrics.counter(
         "link_cache_invalidation_failures_total",
         "Redis invalidations that failed",
+        undefined,
+        keys.length,
       );
     }
   }

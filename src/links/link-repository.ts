@@ -1,10 +1,13 @@
 import { and, arrayContains, eq, ilike, lt, or, sql } from "drizzle-orm";
 import { linkSearchText, links } from "../../db/schema";
 import type { Database, Db } from "../platform/db/database";
+import { jsonRecordset } from "../platform/db/json-recordset";
 
 export type Link = typeof links.$inferSelect;
 export type NewLink = Omit<typeof links.$inferInsert, "id" | "createdAt" | "updatedAt" | "clickCount">;
 export type LinkChanges = Partial<Omit<NewLink, "workspaceId">>;
+/** What a bulk insert answers for each link it created. */
+export type CreatedLink = Pick<Link, "id" | "domain" | "slug">;
 
 /** Position in the newest-first listing: the last row's creation time and id (ties broken by id). */
 export interface LinkCursor {
@@ -153,6 +156,21 @@ export function createLinkRepository(db: Database) {
         inputs.map((input) => tx.insert(links).values(input).returning()),
       );
       return (results as Link[][]).map((rows) => rows[0]!);
+    },
+
+    /**
+     * Inserts every row it can in ONE statement (a bulk import's batch): a row whose (domain, slug)
+     * is taken — by an existing link, or by an earlier row of the same call — is skipped rather
+     * than failing the rest. Answers who was inserted (id, domain, slug); the caller tells what was
+     * skipped.
+     */
+    async createManySkippingTaken(inputs: NewLink[]): Promise<CreatedLink[]> {
+      if (inputs.length === 0) return [];
+      return db.primary
+        .insert(links)
+        .select(jsonRecordset(links, inputs))
+        .onConflictDoNothing({ target: [links.domain, links.slug] })
+        .returning({ id: links.id, domain: links.domain, slug: links.slug });
     },
   };
 }

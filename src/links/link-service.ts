@@ -2,6 +2,7 @@ import type { Config } from "../config";
 import type { LinkCache, RedirectEntry } from "./link-cache";
 import { hashLinkPassword } from "./link-password";
 import {
+  type CreatedLink,
   isUniqueViolation,
   type Link,
   type LinkChanges,
@@ -78,25 +79,77 @@ export function createLinkService(deps: { links: LinkRepository; cache: LinkCach
     return row;
   };
 
-  return {
-    async create(workspaceId: string, input: LinkInput): Promise<LinkResult<Link>> {
-      const domain = input.domain ?? config.SHORT_DOMAINS[0]!;
-      if (!config.SHORT_DOMAINS.includes(domain)) return fail({ kind: "unknown-domain", domain });
-      const checked = checkUrls(input);
-      if ("kind" in checked) return fail(checked);
-      const row = { ...(await toRow(input, checked)), workspaceId, domain, url: checked.url! } as NewLink;
-      for (let attempt = 0; attempt < (input.slug ? 1 : slugAttempts); attempt += 1) {
-        const slug = input.slug ?? generateSlug(config.SLUG_LENGTH);
-        if (reservedSlugs.has(slug.toLowerCase())) continue;
-        const created = await links.create({ ...row, slug });
-        if (created) {
-          // A negative-cache entry may say this slug does not exist.
-          await cache.invalidate(domain, slug);
-          return ok(created);
-        }
-        if (input.slug) return fail({ kind: "slug-taken", slug });
+  /** The rules every new link passes, without storing it: domain, URL safety, password hash. */
+  const prepare = async (
+    workspaceId: string,
+    input: LinkInput,
+  ): Promise<LinkResult<Omit<NewLink, "slug">>> => {
+    const domain = input.domain ?? config.SHORT_DOMAINS[0]!;
+    if (!config.SHORT_DOMAINS.includes(domain)) return fail({ kind: "unknown-domain", domain });
+    const checked = checkUrls(input);
+    if ("kind" in checked) return fail(checked);
+    return ok({ ...(await toRow(input, checked)), workspaceId, domain, url: checked.url! } as NewLink);
+  };
+
+  /** A generated slug that is never a reserved word. */
+  const freshSlug = () => {
+    for (;;) {
+      const slug = generateSlug(config.SLUG_LENGTH);
+      if (!reservedSlugs.has(slug.toLowerCase())) return slug;
+    }
+  };
+
+  const create = async (workspaceId: string, input: LinkInput): Promise<LinkResult<Link>> => {
+    const prepared = await prepare(workspaceId, input);
+    if (!prepared.ok) return prepared;
+    const row = prepared.value;
+    for (let attempt = 0; attempt < (input.slug ? 1 : slugAttempts); attempt += 1) {
+      const slug = input.slug ?? freshSlug();
+      const created = await links.create({ ...row, slug });
+      if (created) {
+        // A negative-cache entry may say this slug does not exist.
+        await cache.invalidate(row.domain, slug);
+        return ok(created);
       }
-      return fail({ kind: "slug-taken", slug: "(generated)" });
+      if (input.slug) return fail({ kind: "slug-taken", slug });
+    }
+    return fail({ kind: "slug-taken", slug: "(generated)" });
+  };
+
+  return {
+    create,
+
+    /**
+     * Creates many links with one INSERT, each under the rules of {@link create}. An input whose
+     * slug is taken — already, or by an earlier input of the same call — fails alone; a generated
+     * slug that collides is retried on its own. Results are in input order.
+     */
+    async createMany(workspaceId: string, inputs: LinkInput[]): Promise<LinkResult<CreatedLink>[]> {
+      const prepared = await Promise.all(inputs.map((input) => prepare(workspaceId, input)));
+      const claimed = new Set<string>();
+      const rows: { index: number; row: NewLink }[] = [];
+      const results = prepared.map((result, index): LinkResult<CreatedLink> | undefined => {
+        if (!result.ok) return result;
+        const custom = inputs[index]!.slug;
+        let slug = custom ?? freshSlug();
+        while (!custom && claimed.has(`${result.value.domain}/${slug}`)) slug = freshSlug();
+        const key = `${result.value.domain}/${slug}`;
+        if (claimed.has(key)) return fail({ kind: "slug-taken", slug });
+        claimed.add(key);
+        rows.push({ index, row: { ...result.value, slug } });
+        return undefined;
+      });
+      const created = await links.createManySkippingTaken(rows.map(({ row }) => row));
+      await cache.invalidateMany(created);
+      const byKey = new Map(created.map((link) => [`${link.domain}/${link.slug}`, link]));
+      for (const { index, row } of rows) {
+        const link = byKey.get(`${row.domain}/${row.slug}`);
+        const input = inputs[index]!;
+        if (link) results[index] = ok(link);
+        else if (input.slug) results[index] = fail({ kind: "slug-taken", slug: input.slug });
+        else results[index] = await create(workspaceId, input);
+      }
+      return results as LinkResult<CreatedLink>[];
     },
 
     async update(workspaceId: string, id: string, changes: Partial<LinkInput>): Promise<LinkResult<Link>> {

@@ -34,7 +34,8 @@ function unwrap<T>(result: LinkResult<T>): T {
   throw toError(result.failure);
 }
 
-function toError(failure: LinkFailure): AppError {
+/** The problem a link failure answers with; a bulk import reports the same per line. */
+export function toError(failure: LinkFailure): AppError {
   switch (failure.kind) {
     case "not-found":
       return new AppError("NOT_FOUND", { detail: "No link with this id." });

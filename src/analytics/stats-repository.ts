@@ -1,0 +1,98 @@
+import { and, eq, gte, inArray, lt, ne, sql } from "drizzle-orm";
+import { clicks, type RollupGranularity, rollups, type TrafficClass } from "../../db/schema";
+import type { Db } from "../platform/db/database";
+
+/** Which rollups one stats answer reads: a link, a granularity, buckets in [from, to). */
+export interface StatsRange {
+  linkId: string;
+  granularity: RollupGranularity;
+  from: Date;
+  to: Date;
+}
+
+export interface BreakdownRow {
+  dimension: string;
+  /** `null` is the sum of every value past the top N. */
+  value: string | null;
+  clicks: number;
+}
+
+/** node-postgres and PGlite answer `{ rows }`, neon-http the rows themselves. */
+const rowsOf = (result: unknown) => {
+  const answer = result as { rows?: Record<string, unknown>[] } | Record<string, unknown>[];
+  return Array.isArray(answer) ? answer : (answer.rows ?? []);
+};
+
+const inRange = (range: StatsRange) =>
+  and(
+    eq(rollups.linkId, range.linkId),
+    eq(rollups.granularity, range.granularity),
+    gte(rollups.bucketStart, range.from),
+    lt(rollups.bucketStart, range.to),
+  );
+
+/**
+ * The reads behind `GET /links/:id/stats`. All of them seek the rollups primary key
+ * (link, granularity, bucket, …), so their cost follows the number of buckets and values in the
+ * range, never the number of clicks; they tolerate lag, so they run on a replica when one exists.
+ */
+export function createStatsRepository(db: Db) {
+  return {
+    /** The `total` rollups per bucket and traffic class (only buckets that saw traffic). */
+    async totals(range: StatsRange): Promise<{ bucket: Date; traffic: TrafficClass; clicks: number }[]> {
+      return db
+        .select({ bucket: rollups.bucketStart, traffic: rollups.traffic, clicks: rollups.clicks })
+        .from(rollups)
+        .where(and(inRange(range), eq(rollups.dimension, "total")));
+    },
+
+    /** Human clicks per value of each dimension: the `top` biggest, then the rest summed (value null). */
+    async breakdowns(range: StatsRange, dimensions: readonly string[], top: number): Promise<BreakdownRow[]> {
+      if (dimensions.length === 0) return [];
+      const result = await db.execute(sql`
+        with totals as (
+          select ${rollups.dimension} as dimension, ${rollups.value} as value, sum(${rollups.clicks}) as clicks
+          from ${rollups}
+          where ${and(inRange(range), eq(rollups.traffic, "human"), inArray(rollups.dimension, [...dimensions]))}
+          group by 1, 2
+        ),
+        ranked as (
+          select dimension, value, clicks,
+                 row_number() over (partition by dimension order by clicks desc, value) as rank
+          from totals
+        )
+        select dimension, case when rank <= ${top} then value end as value, sum(clicks)::float8 as clicks
+        from ranked
+        group by 1, 2
+        order by 1, 3 desc, 2`);
+      return rowsOf(result).map((row) => ({
+        dimension: String(row.dimension),
+        value: row.value === null ? null : String(row.value),
+        clicks: Number(row.clicks),
+      }));
+    },
+
+    /** Bots and previews per reason, from the raw clicks still retained (served by clicks_link_occurred_idx). */
+    async reasons(linkId: string, from: Date, to: Date) {
+      return db
+        .select({
+          traffic: clicks.traffic,
+          reason: clicks.reason,
+          clicks: sql<number>`count(*)::float8`.mapWith(Number),
+        })
+        .from(clicks)
+        .where(
+          and(
+            eq(clicks.linkId, linkId),
+            gte(clicks.occurredAt, from),
+            lt(clicks.occurredAt, to),
+            ne(clicks.traffic, "human"),
+          ),
+        )
+        .groupBy(clicks.traffic, clicks.reason)
+        .orderBy(sql`3 desc`, clicks.reason);
+    },
+  };
+}
+
+export type StatsRepository = ReturnType<typeof createStatsRepository>;
