@@ -201,27 +201,18 @@ async function main(argv: string[]): Promise<number> {
 
   const config = loadConfig(process.env);
   // Loaded only now, so --help and bad usage answer without loading database drivers.
-  const [{ createLogger }, { MetricsRegistry }, node, { createServices }] = await Promise.all([
+  const [{ createLogger }, node, { createServices }] = await Promise.all([
     import("../platform/log/logger"),
-    import("../platform/metrics/metrics-registry"),
     import("../platform/node/node-platform"),
     import("../services"),
   ]);
   // Diagnostics go to stderr, so stdout carries only the result (and the key).
   const logger = createLogger({ level: "warn", write: (line) => process.stderr.write(`${line}\n`) });
-  const db = await node.createNodeDatabase(config, logger).catch((error: unknown) => {
+  const platform = await node.createNodePlatform(config, logger).catch((error: unknown) => {
     throw new Error(`could not open the database: ${explain(error)}`);
   });
-  const { cache } = node.createNodeCache(config);
   try {
-    const services = createServices({
-      runtime: "node",
-      config,
-      db,
-      cache,
-      metrics: new MetricsRegistry(),
-      logger,
-    });
+    const services = createServices(platform);
     const { failed, ...result } = await run(services);
     const text = values.json ? JSON.stringify(result) : describe(result);
     // import and export stream their data on stdout; their summary goes with the progress, on stderr.
@@ -229,7 +220,7 @@ async function main(argv: string[]): Promise<number> {
     else console.log(text);
     return failed ? 1 : 0;
   } finally {
-    await Promise.allSettled([db.close(), cache.close()]);
+    await Promise.allSettled([platform.db.close(), platform.cache.close()]);
   }
 }
 
