@@ -133,6 +133,11 @@ export const configSchema = z
       .regex(/^[A-Za-z0-9-]+$/)
       .optional(),
 
+    /**
+     * Click analytics on or off. Off: redirects are served and counted in metrics
+     * (`clicks_served_total`) but no click is queued or stored; maxClicks still counts in Postgres.
+     */
+    CLICK_RECORDING: z.enum(["on", "off"]).default("on"),
     /** Click analytics: where the Node consumer runs (auto: the maintenance process; off: `npm run consumer`). */
     CLICK_CONSUMER: z.enum(["auto", "off"]).default("auto"),
     /** Raw clicks older than this are pruned by maintenance; rollups are kept forever. */

@@ -1,7 +1,11 @@
 import type { Redis } from "@upstash/redis";
 import { type ClickConsumer, createClickConsumer } from "./analytics/click-consumer";
 import type { ClickQueue } from "./analytics/click-queue";
-import { type ClickRecorder, createClickRecorder } from "./analytics/click-recorder";
+import {
+  type ClickRecorder,
+  createClickRecorder,
+  createDisabledClickRecorder,
+} from "./analytics/click-recorder";
 import { createApiKeyRepository } from "./auth/api-key-repository";
 import { type ApiKeyService, createApiKeyService } from "./auth/api-key-service";
 import type { Config } from "./config";
@@ -85,7 +89,10 @@ export function createServices(platform: Platform): Services {
     ...platform,
     links,
     linkService: createLinkService({ links, cache: linkCache, config }),
-    clickRecorder: createClickRecorder({ queue: clickQueue, cache: platform.cache, metrics, logger }),
+    clickRecorder:
+      config.CLICK_RECORDING === "on"
+        ? createClickRecorder({ queue: clickQueue, cache: platform.cache, metrics, logger })
+        : createDisabledClickRecorder(metrics),
     clickQueue,
     clickConsumer,
     workspaces: createWorkspaceRepository(platform.db),

@@ -104,6 +104,18 @@ export class LinkCache {
     return this.fill(key, load);
   }
 
+  /**
+   * The in-process tier alone, synchronously: the link, or undefined when this process holds no
+   * live copy (a remembered miss included). For a fast path that must not wait for anything;
+   * everything else goes through {@link resolve}.
+   */
+  peek(domain: string, slug: string): RedirectEntry | undefined {
+    const hit = this.local.get(cacheKey(domain, slug));
+    if (!hit || !("entry" in hit)) return undefined;
+    this.count("local");
+    return hit.entry;
+  }
+
   /** Forgets (domain, slug) here and in Redis; call on create (clears a negative entry), edit, delete. */
   invalidate(domain: string, slug: string): Promise<void> {
     return this.invalidateMany([{ domain, slug }]);
