@@ -34,8 +34,6 @@ export interface ServedVisit {
  * when the event could not be handed to the queue; the caller logs that.
  */
 export interface ClickRecorder {
-  /** False when CLICK_RECORDING=off: the redirect path skips capturing the visit. */
-  enabled?: boolean;
   record(visit: ServedVisit): Promise<void>;
   /** Settles once every `record` begun so far has handed its event over (or failed): for shutdown. */
   drain?(): Promise<void>;
@@ -116,11 +114,9 @@ export function createClickRecorder(deps: {
 
 /**
  * CLICK_RECORDING=off: nothing is classified, queued or stored; served redirects are still counted.
- * The redirect path asks `enabled` so that it does not even capture the visit.
  */
 export function createDisabledClickRecorder(metrics: MetricsRegistry): ClickRecorder {
   return {
-    enabled: false,
     async record() {
       metrics.counter("clicks_served_total", "Redirects served, by traffic class", { traffic: "unrecorded" });
     },

@@ -1,9 +1,11 @@
-import type { Server } from "node:http";
-import { serve } from "@hono/node-server";
+import { createServer } from "node:http";
+import { getRequestListener } from "@hono/node-server";
 import { createApp } from "../app";
 import type { Config } from "../config";
+import { createRedirectFastPath } from "../links/redirect-fast-path";
 import { runMaintenance } from "../ops/maintenance";
 import type { Logger } from "../platform/log/logger";
+import { withFastRedirects } from "../platform/node/fast-redirect-listener";
 import { startNodeClickConsumer } from "../platform/node/node-click-consumer";
 import { createNodePlatform } from "../platform/node/node-platform";
 import { createServices, type Platform } from "../services";
@@ -34,10 +36,19 @@ export async function startServer(
   const platform = options.extend ? options.extend(base) : base;
   const services = createServices(platform);
   const app = createApp(services);
-  const server = await new Promise<Server>((resolve) => {
-    const started = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, () =>
-      resolve(started as Server),
-    ) as Server;
+  // The common redirect is answered before the app sees it; see createRedirectFastPath.
+  const server = createServer(
+    withFastRedirects(
+      createRedirectFastPath(services),
+      getRequestListener(app.fetch, { hostname: config.HOST }),
+    ),
+  );
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(config.PORT, config.HOST, () => {
+      server.off("error", reject);
+      resolve();
+    });
   });
   // Keep-alive longer than a typical load balancer's idle timeout, so the LB closes first.
   server.keepAliveTimeout = 65_000;

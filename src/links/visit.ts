@@ -2,7 +2,7 @@ import type { Context } from "hono";
 import type { LinkRule } from "../../db/schema";
 import type { ServedVisit } from "../analytics/click-recorder";
 import type { AppEnv } from "../http/app-env";
-import { clientIp, unknownClient } from "../ratelimit/client-ip";
+import { clientIp, type HeaderReader, unknownClient } from "../ratelimit/client-ip";
 
 export type Device = "desktop" | "mobile" | "tablet";
 
@@ -20,30 +20,51 @@ export function normalizeCountry(value: string | null | undefined): string | nul
   return code && /^[A-Z]{2}$/.test(code) && code !== "XX" ? code : null;
 }
 
+/** What {@link visitOf} reads of a request; both the Hono route and the Node fast path provide it. */
+export interface VisitSource {
+  method: string;
+  headers: HeaderReader;
+  /** The client identifier (see `clientIp`). */
+  ip: string;
+  /** Cloudflare's `request.cf.country` (edge only). */
+  cfCountry?: string;
+}
+
 /**
- * The raw visit of this request, for the click recorder: read from headers only, nothing parsed.
+ * The raw visit of a request, for the click recorder: read from headers only, nothing parsed.
  * Country: Cloudflare's `request.cf.country` on the edge; on Node the header a trusted proxy sets,
  * named by GEO_COUNTRY_HEADER (never read when unset: a client could write it).
  */
-export function captureVisit(c: Context<AppEnv>, link: { id: string; workspaceId: string }): ServedVisit {
-  const { config } = c.get("services");
-  const headers = c.req.raw.headers;
-  const cf = (c.req.raw as { cf?: { country?: string } }).cf;
-  const ip = clientIp(c);
+export function visitOf(
+  source: VisitSource,
+  link: { id: string; workspaceId: string },
+  geoCountryHeader: string | undefined,
+): ServedVisit {
+  const { headers } = source;
   return {
     eventId: crypto.randomUUID(),
     linkId: link.id,
     workspaceId: link.workspaceId,
     occurredAt: Date.now(),
-    method: c.req.method,
+    method: source.method,
     userAgent: headers.get("user-agent"),
     purpose: headers.get("sec-purpose") ?? headers.get("purpose"),
     referrer: headers.get("referer"),
-    country: normalizeCountry(
-      cf?.country ?? (config.GEO_COUNTRY_HEADER ? headers.get(config.GEO_COUNTRY_HEADER) : null),
-    ),
-    ip: ip === unknownClient ? null : ip,
+    country: normalizeCountry(source.cfCountry ?? (geoCountryHeader ? headers.get(geoCountryHeader) : null)),
+    ip: source.ip === unknownClient ? null : source.ip,
   };
+}
+
+/** {@link visitOf} for a request on the Hono app. */
+export function captureVisit(c: Context<AppEnv>, link: { id: string; workspaceId: string }): ServedVisit {
+  const cf = (c.req.raw as { cf?: { country?: string } }).cf;
+  const source = {
+    method: c.req.method,
+    headers: c.req.raw.headers,
+    ip: clientIp(c),
+    cfCountry: cf?.country,
+  };
+  return visitOf(source, link, c.get("services").config.GEO_COUNTRY_HEADER);
 }
 
 /** The first rule whose every condition matches picks the target; otherwise the link's own URL. */

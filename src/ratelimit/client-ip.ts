@@ -56,11 +56,16 @@ export function clientKey(text: string): string | undefined {
     .join(":")}::/64`;
 }
 
+/** Read access to request headers: a `Headers`, or a thin view of Node's raw ones. */
+export interface HeaderReader {
+  get(name: string): string | null;
+}
+
 /** Where {@link resolveClientIp} looks. */
 export interface ClientIpSources {
   runtime: "node" | "workerd";
   /** Request headers. */
-  headers: Headers;
+  headers: HeaderReader;
   /** Header set by the trusted proxy in front of Node (config CLIENT_IP_HEADER). */
   trustedHeader?: string;
   /** The TCP peer (Node). */

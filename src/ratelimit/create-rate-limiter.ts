@@ -37,6 +37,8 @@ export function createRateLimiter(
   });
   return {
     limit: (policy, identifier) => (policy === "redirect" ? redirects : shared).limit(policy, identifier),
+    decideNow: (policy, identifier) =>
+      policy === "redirect" ? redirects.decideNow(policy, identifier) : undefined,
     flush: () => redirects.flush(),
   };
 }

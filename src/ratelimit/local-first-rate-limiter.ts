@@ -57,25 +57,43 @@ export class LocalFirstRateLimiter implements RateLimiter {
   }
 
   async limit(name: PolicyName, identifier: string): Promise<RateLimitDecision> {
-    const { policy } = this.options;
-    if (name !== policy.name) throw new TypeError(`this limiter serves "${policy.name}", not "${name}"`);
     const now = this.now();
     const entry = this.view.entry(identifier, now);
-    const used = usage(entry, now, policy.windowMs);
-    const { limit } = policy;
-    let decision: RateLimitDecision;
-    if (now < entry.blockedUntil || used >= limit) {
-      const resetAt = Math.max(entry.blockedUntil, retryAt(entry, limit, policy.windowMs));
-      decision = { allowed: false, limit, remaining: 0, resetAt, policy, source: "local" };
-    } else if (used < Math.floor(limit * (this.options.localShare ?? 0.8))) {
-      this.view.admit(identifier, entry);
-      const resetAt = (entry.window + 1) * policy.windowMs;
-      decision = { allowed: true, limit, remaining: limit - used - 1, resetAt, policy, source: "local" };
-    } else {
-      decision = await this.consult(identifier, entry, now);
-    }
+    let decision = this.decideLocally(name, identifier, entry, now);
+    decision ??= await this.consult(identifier, entry, now);
     const pending = this.syncIfDue(now);
     return pending ? { ...decision, pending } : decision;
+  }
+
+  decideNow(name: PolicyName, identifier: string): RateLimitDecision | undefined {
+    const now = this.now();
+    const decision = this.decideLocally(name, identifier, this.view.entry(identifier, now), now);
+    if (!decision) return undefined;
+    const pending = this.syncIfDue(now);
+    return pending ? { ...decision, pending } : decision;
+  }
+
+  /** Below `localShare` of the limit, or over it: decided here. In between: undefined (ask Redis). */
+  private decideLocally(
+    name: PolicyName,
+    identifier: string,
+    entry: ViewEntry,
+    now: number,
+  ): RateLimitDecision | undefined {
+    const { policy } = this.options;
+    if (name !== policy.name) throw new TypeError(`this limiter serves "${policy.name}", not "${name}"`);
+    const used = usage(entry, now, policy.windowMs);
+    const { limit } = policy;
+    if (now < entry.blockedUntil || used >= limit) {
+      const resetAt = Math.max(entry.blockedUntil, retryAt(entry, limit, policy.windowMs));
+      return { allowed: false, limit, remaining: 0, resetAt, policy, source: "local" };
+    }
+    if (used < Math.floor(limit * (this.options.localShare ?? 0.8))) {
+      this.view.admit(identifier, entry);
+      const resetAt = (entry.window + 1) * policy.windowMs;
+      return { allowed: true, limit, remaining: limit - used - 1, resetAt, policy, source: "local" };
+    }
+    return undefined;
   }
 
   /** Pushes every admission Redis has not seen; waits for a sync already under way first. */

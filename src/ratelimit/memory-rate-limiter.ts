@@ -31,6 +31,10 @@ export class MemoryRateLimiter implements RateLimiter {
   ) {}
 
   async limit(name: PolicyName, identifier: string): Promise<RateLimitDecision> {
+    return this.decideNow(name, identifier);
+  }
+
+  decideNow(name: PolicyName, identifier: string): RateLimitDecision {
     const policy = this.policies[name];
     const now = this.options.now?.() ?? Date.now();
     let counters = this.counters.get(name);

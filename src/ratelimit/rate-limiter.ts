@@ -56,6 +56,12 @@ export interface RateLimitDecision {
 export interface RateLimiter {
   /** Counts one request of `identifier` against `policy` and answers whether it may proceed. */
   limit(policy: PolicyName, identifier: string): Promise<RateLimitDecision>;
+  /**
+   * The same decision, synchronously, when this limiter can make it without waiting on anything
+   * (counting the request exactly as `limit` would); undefined, with nothing counted, when only
+   * `limit` can answer. For a fast path that must not yield to the event loop.
+   */
+  decideNow?(policy: PolicyName, identifier: string): RateLimitDecision | undefined;
   /** Writes counts only held in this process to the shared store (before shutdown); never rejects. */
   flush(): Promise<void>;
 }

@@ -114,6 +114,32 @@ describe("LocalFirstRateLimiter (redirects)", () => {
     expect(redis.calls.consult).toBe(2);
   });
 
+  it("decides synchronously where it needs no round trip, and counts nothing where it would", async () => {
+    const clock = { now: t0 };
+    const rate = policy(10);
+    const redis = sharedRedis(clock, rate);
+    const limiter = new LocalFirstRateLimiter({
+      policy: rate,
+      ...redis,
+      failures: reporter(clock).failures,
+      now: () => clock.now,
+    });
+    const now = Array.from({ length: 8 }, () => limiter.decideNow("redirect", "c"));
+    expect(now.map((d) => `${d?.allowed}:${d?.source}:${d?.remaining}`)).toEqual(
+      Array.from({ length: 8 }, (_, i) => `true:local:${9 - i}`),
+    );
+    // From 80%: only Redis can say, so nothing is decided (or counted) synchronously…
+    expect(limiter.decideNow("redirect", "c")).toBeUndefined();
+    expect(limiter.decideNow("redirect", "c")).toBeUndefined();
+    // …and `limit` takes over with the same counts: two more allowed, by Redis, then refusals.
+    expect((await limiter.limit("redirect", "c")).source).toBe("redis");
+    expect((await limiter.limit("redirect", "c")).allowed).toBe(true);
+    expect((await limiter.limit("redirect", "c")).allowed).toBe(false);
+    // A refusal Redis gave is remembered: decided synchronously from then on.
+    expect(limiter.decideNow("redirect", "c")).toMatchObject({ allowed: false, source: "local" });
+    expect(redis.total("c")).toBe(10);
+  });
+
   it("limits a client spread over two instances within two sync intervals of crossing its limit", async () => {
     const clock = { now: t0 };
     const rate = policy(100);
