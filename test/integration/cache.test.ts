@@ -64,6 +64,46 @@ for (const implementation of cachesUnderTest()) {
       expect(await cache.delete()).toBe(0);
     });
 
+    it("reads several keys in one call, in order, missing ones as null", async () => {
+      const [a, b, c] = [key(), key(), key()];
+      await cache.set(a, { n: 1 });
+      await cache.set(c, "d3b07384-d113-4ec6-a0ba-1f2b3c4d5e6f");
+      expect(await cache.getMany<[{ n: number }, string, string]>(a, b, c)).toEqual([
+        { n: 1 },
+        null,
+        "d3b07384-d113-4ec6-a0ba-1f2b3c4d5e6f",
+      ]);
+    });
+
+    it("writes several keys at once, all with the TTL", async () => {
+      const [a, b] = [key(), key()];
+      await cache.setMany(
+        [
+          [a, "first"],
+          [b, { second: true }],
+        ],
+        { ttlSeconds: 1 },
+      );
+      expect(await cache.getMany<[string, { second: boolean }]>(a, b)).toEqual(["first", { second: true }]);
+      await sleep(1_200);
+      expect(await cache.getMany(a, b)).toEqual([null, null]);
+    });
+
+    it("sets only while the guard holds the expected string, or is absent when expecting null", async () => {
+      const [target, guard] = [key(), key()];
+      const [g1, g2] = [randomUUID(), randomUUID()];
+      expect(await cache.setIf(target, { v: 1 }, { key: guard, equals: null }, { ttlSeconds: 1 })).toBe(true);
+      expect(await cache.get(target)).toEqual({ v: 1 });
+      await cache.set(guard, g1);
+      expect(await cache.setIf(target, { v: 2 }, { key: guard, equals: null })).toBe(false);
+      expect(await cache.setIf(target, { v: 3 }, { key: guard, equals: g2 })).toBe(false);
+      expect(await cache.get(target)).toEqual({ v: 1 });
+      expect(await cache.setIf(target, { v: 4 }, { key: guard, equals: g1 }, { ttlSeconds: 1 })).toBe(true);
+      expect(await cache.get(target)).toEqual({ v: 4 });
+      await sleep(1_200);
+      expect(await cache.get(target)).toBeNull();
+    });
+
     it("increments atomically under concurrency, keeping the first TTL", async () => {
       const k = key();
       const results = await Promise.all(

@@ -10,6 +10,27 @@ export interface Cache {
   set<T>(key: string, value: T, options?: { ttlSeconds?: number }): Promise<void>;
   /** Sets `key` only if it does not exist (Redis SET NX); answers whether this call set it. */
   add<T>(key: string, value: T, options?: { ttlSeconds?: number }): Promise<boolean>;
+  /**
+   * Compare-then-set: writes `value` at `key` only while `guard.key` holds exactly the string
+   * `guard.equals` (`null`: only while `guard.key` does not exist), as one atomic step (a Lua script
+   * on Redis). Answers whether it wrote. Guard strings must not parse as JSON (a UUID is fine):
+   * the Upstash client would hand them back as numbers or objects.
+   */
+  setIf<T>(
+    key: string,
+    value: T,
+    guard: { key: string; equals: string | null },
+    options?: { ttlSeconds?: number },
+  ): Promise<boolean>;
+  /** Reads several keys in one round trip (Redis MGET), in order; a missing key reads as null. */
+  getMany<T extends readonly unknown[]>(
+    ...keys: { [K in keyof T]: string }
+  ): Promise<{ -readonly [K in keyof T]: T[K] | null }>;
+  /** Writes several keys in one round trip (a pipeline of SET on Redis), all with the same TTL. */
+  setMany(
+    entries: readonly (readonly [key: string, value: unknown])[],
+    options?: { ttlSeconds?: number },
+  ): Promise<void>;
   /** Deletes keys and answers how many existed. */
   delete(...keys: string[]): Promise<number>;
   /** Atomically adds `by` and answers the new value; `ttlSeconds` applies when the key is created. */

@@ -56,6 +56,33 @@ export class MemoryCache implements Cache {
     return true;
   }
 
+  async setIf<T>(
+    key: string,
+    value: T,
+    guard: { key: string; equals: string | null },
+    options: { ttlSeconds?: number } = {},
+  ): Promise<boolean> {
+    const current = this.live(guard.key)?.value ?? null;
+    if (current !== guard.equals) return false;
+    await this.set(key, value, options);
+    return true;
+  }
+
+  async getMany<T extends readonly unknown[]>(
+    ...keys: { [K in keyof T]: string }
+  ): Promise<{ -readonly [K in keyof T]: T[K] | null }> {
+    return Promise.all(keys.map((key) => this.get(key))) as Promise<{
+      -readonly [K in keyof T]: T[K] | null;
+    }>;
+  }
+
+  async setMany(
+    entries: readonly (readonly [key: string, value: unknown])[],
+    options: { ttlSeconds?: number } = {},
+  ): Promise<void> {
+    for (const [key, value] of entries) await this.set(key, value, options);
+  }
+
   async delete(...keys: string[]): Promise<number> {
     let removed = 0;
     for (const key of keys) {

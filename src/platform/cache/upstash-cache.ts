@@ -1,11 +1,25 @@
 import type { Redis } from "@upstash/redis";
 import { type Cache, type CacheKind, keyPrefix } from "./cache";
 
+/** KEYS: the key to write, the guard. ARGV: value, "1" when the guard must be absent, its expected value, TTL (0: none). */
+const setIfScript = `
+local current = redis.call('GET', KEYS[2])
+if ARGV[2] == '1' then
+  if current then return 0 end
+elseif current ~= ARGV[3] then
+  return 0
+end
+if ARGV[4] == '0' then redis.call('SET', KEYS[1], ARGV[1]) else redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[4]) end
+return 1
+`;
+
 /**
  * The cache port over an `@upstash/redis` client — Upstash's REST API at the edge, or a standard
  * Redis over TCP on Node through a custom requester. The client (de)serialises JSON itself.
  */
 export class UpstashCache implements Cache {
+  private setIfScript: ReturnType<Redis["createScript"]> | undefined;
+
   constructor(
     private readonly redis: Redis,
     readonly kind: Exclude<CacheKind, "memory">,
@@ -26,6 +40,46 @@ export class UpstashCache implements Cache {
       ? await this.redis.set(keyPrefix + key, value, { nx: true, ex: options.ttlSeconds })
       : await this.redis.set(keyPrefix + key, value, { nx: true });
     return answer === "OK";
+  }
+
+  async setIf<T>(
+    key: string,
+    value: T,
+    guard: { key: string; equals: string | null },
+    options: { ttlSeconds?: number } = {},
+  ): Promise<boolean> {
+    this.setIfScript ??= this.redis.createScript(setIfScript);
+    // Serialised as `set` serialises, so a value written here reads back like any other.
+    const serialised = typeof value === "string" ? value : JSON.stringify(value);
+    const args = [
+      serialised,
+      guard.equals === null ? "1" : "0",
+      guard.equals ?? "",
+      String(options.ttlSeconds ?? 0),
+    ];
+    // EVALSHA first, EVAL once after a NOSCRIPT (a restarted Redis): the script is not resent each time.
+    const wrote = await this.setIfScript.exec([keyPrefix + key, keyPrefix + guard.key], args);
+    return wrote === 1;
+  }
+
+  async getMany<T extends readonly unknown[]>(
+    ...keys: { [K in keyof T]: string }
+  ): Promise<{ -readonly [K in keyof T]: T[K] | null }> {
+    if (keys.length === 0) return [] as unknown as { -readonly [K in keyof T]: T[K] | null };
+    return this.redis.mget(...keys.map((key) => keyPrefix + key));
+  }
+
+  async setMany(
+    entries: readonly (readonly [key: string, value: unknown])[],
+    options: { ttlSeconds?: number } = {},
+  ): Promise<void> {
+    if (entries.length === 0) return;
+    const pipeline = this.redis.pipeline();
+    for (const [key, value] of entries) {
+      if (options.ttlSeconds) pipeline.set(keyPrefix + key, value, { ex: options.ttlSeconds });
+      else pipeline.set(keyPrefix + key, value);
+    }
+    await pipeline.exec();
   }
 
   async delete(...keys: string[]): Promise<number> {
