@@ -3,6 +3,7 @@ import type { Cache } from "../platform/cache/cache";
 import { withDeadline } from "../platform/deadline";
 import type { Logger } from "../platform/log/logger";
 import type { MetricsRegistry } from "../platform/metrics/metrics-registry";
+import { type Cached, fillWriteWindowMs, LinkRedisTier, type TierRead } from "./link-redis-tier";
 import type { Link } from "./link-repository";
 
 /** What the redirect path needs of a link; small, JSON-safe, shared by every tier. */
@@ -20,9 +21,6 @@ export interface RedirectEntry {
   utm: Record<string, string> | null;
   rules: Link["rules"];
 }
-
-/** A tier's answer: a link, or the remembered fact that there is none (negative cache). */
-type Cached = { entry: RedirectEntry; fetchedAt: number } | { missing: true; fetchedAt: number };
 
 export function toRedirectEntry(link: Link): RedirectEntry {
   return {
@@ -49,38 +47,61 @@ export interface LinkCacheOptions {
   localMax: number;
   redisTtlSeconds: number;
   negativeTtlSeconds: number;
+  /** Milliseconds clock for ages and the local TTL; tests pass their own. Default `Date.now`. */
+  now?: () => number;
+}
+
+/** A Postgres read in flight, shared by the lookups of this process that saw the same generation. */
+interface Fill {
+  generation: string | null | undefined;
+  answer: Promise<RedirectEntry | null>;
 }
 
 /**
  * The redirect path's tiers: in-process LRU → Redis → Postgres.
  *
- * Staleness bounds (the promise made in the README):
- * - an edit or delete clears Redis and this process's LRU at once (`invalidate`);
- * - another instance may serve its LRU copy for at most `localTtlSeconds` after that;
+ * Staleness bounds (the promise made in the README), for an edit, delete or create:
+ * - this process sees it at once: `invalidate` clears its LRU, and no lookup begun here before the
+ *   invalidation stores what it found (it still answers its own request);
+ * - Redis stops serving the old entry at once, and no instance's read that began before the
+ *   invalidation can write Redis after it (a per-link generation, see {@link LinkRedisTier});
+ * - another instance serves its LRU copy for at most `localTtlSeconds` after the invalidation: a
+ *   copy's age counts from the moment its read began, not from when the answer arrived;
  * - Redis entries older than a quarter of their TTL are served once more while a background
  *   refresh replaces them (stale-while-revalidate), so a hot link never waits on Postgres;
  * - an unknown slug is remembered for `negativeTtlSeconds`, and concurrent misses in one process
  *   share one query: Postgres sees at most one query per unknown slug per process per TTL.
- * Redis failing or slow (> {@link redisBudgetMs}) degrades to LRU + Postgres, never to an error.
+ * Redis failing or slow (> {@link redisBudgetMs}) degrades to LRU + Postgres, never to an error; an
+ * invalidation that cannot reach Redis is logged and counted, and then other instances may serve
+ * the old entry until its Redis TTL. Cost: an LRU hit touches nothing shared; a Redis hit is one
+ * MGET; a fill adds one compare-then-set (EVALSHA), after the response.
  */
 export class LinkCache {
   private readonly local: LRUCache<string, Cached>;
-  private readonly inflight = new Map<string, Promise<RedirectEntry | null>>();
+  private readonly shared: LinkRedisTier;
+  private readonly inflight = new Map<string, Fill>();
+  private readonly now: () => number;
+  /** Bumped by every invalidation here: a Redis read in flight across one does not fill the LRU. */
+  private invalidations = 0;
 
   constructor(
-    private readonly redis: Cache,
+    redis: Cache,
     private readonly options: LinkCacheOptions,
     private readonly observe: { metrics: MetricsRegistry; logger: Logger },
   ) {
+    this.now = options.now ?? (() => Date.now());
+    this.shared = new LinkRedisTier(redis, options);
     this.local = new LRUCache({
       max: Math.max(1, options.localMax),
       ttl: options.localTtlSeconds * 1000 || 1,
+      ...(options.now ? { perf: { now: options.now } } : {}),
     });
   }
 
   /**
    * Resolves (domain, slug), filling tiers on the way back. `load` is the Postgres read;
-   * `background` keeps a revalidation alive after the response (waitUntil on the edge).
+   * `background` keeps work alive after the response (waitUntil on the edge): revalidations and
+   * Redis writes.
    */
   async resolve(
     domain: string,
@@ -91,17 +112,21 @@ export class LinkCache {
     const key = cacheKey(domain, slug);
     const hit = this.local.get(key);
     if (hit) return this.answer(hit, "local");
+    const readAt = this.now();
+    const invalidations = this.invalidations;
     const shared = await this.readRedis(key);
-    if (shared) {
-      this.local.set(key, shared, { ttl: this.localTtl(shared) });
+    if (shared?.value) {
+      const { value, generation } = shared;
+      if (invalidations === this.invalidations) this.keepLocal(key, value, readAt);
       const staleAfter = (this.options.redisTtlSeconds * 1000) / 4;
-      if ("entry" in shared && Date.now() - shared.fetchedAt > staleAfter) {
-        background(this.fill(key, load).catch(() => {}));
+      if ("entry" in value && this.now() - value.fetchedAt > staleAfter) {
+        background(this.fill(key, load, generation, background).catch(() => {}));
       }
-      return this.answer(shared, "redis");
+      return this.answer(value, "redis");
     }
     this.count("postgres");
-    return this.fill(key, load);
+    // Without a generation (Redis failed) the fill answers and fills the LRU, but never Redis.
+    return this.fill(key, load, shared?.generation, background);
   }
 
   /**
@@ -116,18 +141,26 @@ export class LinkCache {
     return hit.entry;
   }
 
-  /** Forgets (domain, slug) here and in Redis; call on create (clears a negative entry), edit, delete. */
+  /**
+   * Forgets (domain, slug) here and outdates it in Redis; call after the change is committed, on
+   * create (clears a negative entry), edit and delete.
+   */
   invalidate(domain: string, slug: string): Promise<void> {
     return this.invalidateMany([{ domain, slug }]);
   }
 
-  /** {@link invalidate} for many links at once (a bulk import): one Redis DEL for all of them. */
+  /** {@link invalidate} for many links at once (a bulk import): one Redis round trip for all of them. */
   async invalidateMany(links: readonly { domain: string; slug: string }[]): Promise<void> {
     if (links.length === 0) return;
     const keys = links.map(({ domain, slug }) => cacheKey(domain, slug));
-    for (const key of keys) this.local.delete(key);
+    this.invalidations += 1;
+    for (const key of keys) {
+      this.local.delete(key);
+      // Lookups from now on read Postgres afresh instead of joining a read begun before the change.
+      this.inflight.delete(key);
+    }
     try {
-      await withDeadline(this.redis.delete(...keys), redisBudgetMs * 10, "redis");
+      await withDeadline(this.shared.invalidate(keys), redisBudgetMs * 10, "redis");
     } catch (error) {
       // Other instances then see the old entry until its Redis TTL; say so loudly.
       this.observe.logger.error("link cache invalidation failed in redis", {
@@ -144,40 +177,86 @@ export class LinkCache {
     }
   }
 
-  private fill(key: string, load: () => Promise<Link | null>): Promise<RedirectEntry | null> {
-    let pending = this.inflight.get(key);
-    if (!pending) {
-      pending = (async () => {
-        this.observe.metrics.counter("link_cache_db_loads_total", "Postgres reads made by the redirect path");
-        const link = await load();
-        const value: Cached = link
-          ? { entry: toRedirectEntry(link), fetchedAt: Date.now() }
-          : { missing: true, fetchedAt: Date.now() };
-        this.local.set(key, value, { ttl: this.localTtl(value) });
-        const ttlSeconds = "entry" in value ? this.options.redisTtlSeconds : this.options.negativeTtlSeconds;
-        this.redis.set(key, value, { ttlSeconds }).catch(() => this.count("redis_error"));
-        return "entry" in value ? value.entry : null;
-      })().finally(() => this.inflight.delete(key));
-      this.inflight.set(key, pending);
-    }
-    return pending;
+  /**
+   * Reads Postgres once for all lookups here that saw the same `generation`. A lookup that saw a
+   * newer one (another instance invalidated meanwhile) starts its own read rather than take an
+   * answer read before the change.
+   */
+  private fill(
+    key: string,
+    load: () => Promise<Link | null>,
+    generation: string | null | undefined,
+    background: (work: Promise<unknown>) => void,
+  ): Promise<RedirectEntry | null> {
+    const running = this.inflight.get(key);
+    if (running && running.generation === generation) return running.answer;
+    // Once superseded (an invalidation here, or a fill under a newer generation) it answers its own
+    // callers but stores nothing. `current` runs only after `load` has answered, when `fill` is set.
+    const current = () => this.inflight.get(key) === fill;
+    const fill: Fill = { generation, answer: this.readPostgres(key, load, generation, current, background) };
+    this.inflight.set(key, fill);
+    fill.answer
+      .finally(() => {
+        if (current()) this.inflight.delete(key);
+      })
+      .catch(() => {});
+    return fill.answer;
   }
 
-  private async readRedis(key: string): Promise<Cached | null> {
+  private async readPostgres(
+    key: string,
+    load: () => Promise<Link | null>,
+    generation: string | null | undefined,
+    current: () => boolean,
+    background: (work: Promise<unknown>) => void,
+  ): Promise<RedirectEntry | null> {
+    const readAt = this.now();
+    this.observe.metrics.counter("link_cache_db_loads_total", "Postgres reads made by the redirect path");
+    const link = await load();
+    const value: Cached = link
+      ? { entry: toRedirectEntry(link), fetchedAt: readAt }
+      : { missing: true, fetchedAt: readAt };
+    if (current()) {
+      this.keepLocal(key, value, readAt);
+      // Past the window the generation marker could have expired under this read: skip Redis.
+      if (generation !== undefined && this.now() - readAt < fillWriteWindowMs) {
+        background(this.share(key, value, generation));
+      }
+    }
+    return "entry" in value ? value.entry : null;
+  }
+
+  private async share(key: string, value: Cached, generation: string | null): Promise<void> {
     try {
-      return await withDeadline(this.redis.get<Cached>(key), redisBudgetMs, "redis");
+      const wrote = await this.shared.write(key, value, generation);
+      if (!wrote) {
+        this.observe.metrics.counter(
+          "link_cache_stale_fills_total",
+          "Redis fills refused because the link changed while they read Postgres",
+        );
+      }
+    } catch {
+      this.count("redis_error");
+    }
+  }
+
+  private async readRedis(key: string): Promise<TierRead | null> {
+    try {
+      return await withDeadline(this.shared.read(key), redisBudgetMs, "redis");
     } catch {
       this.count("redis_error");
       return null;
     }
   }
 
-  private localTtl(value: Cached): number {
+  /** Keeps `value` for the local TTL counted from `readAt`, when the read began. */
+  private keepLocal(key: string, value: Cached, readAt: number): void {
     const seconds =
       "entry" in value
         ? this.options.localTtlSeconds
         : Math.min(this.options.localTtlSeconds, this.options.negativeTtlSeconds);
-    return Math.max(1, seconds * 1000);
+    const ttl = seconds * 1000 - (this.now() - readAt);
+    if (ttl >= 1) this.local.set(key, value, { ttl });
   }
 
   private answer(value: Cached, tier: "local" | "redis"): RedirectEntry | null {

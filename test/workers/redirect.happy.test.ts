@@ -33,6 +33,18 @@ describe.skipIf(withoutServices)("redirects from links in Postgres (through the 
     expect(response.headers.get("cache-control")).toBe("public, max-age=300");
   });
 
+  it("fills Upstash from the isolate that read Postgres, so a fresh isolate redirects with Postgres unreachable", async () => {
+    const slug = `filled-${run}`;
+    const sql = standinSql();
+    await sql`insert into links (workspace_id, domain, slug, url)
+              select workspace_id, domain, ${slug}, 'https://example.com/filled' from links where slug = ${plain}`;
+    // Each call with bindings builds fresh services (an empty local tier) and awaits its waitUntil work.
+    expect((await fetchWorker(`/${slug}`, {}, {})).status).toBe(302);
+    const response = await fetchWorker(`/${slug}`, {}, { NEON_FETCH_ENDPOINT: "http://127.0.0.1:1/sql" });
+    expect(response.status).toBe(302);
+    expect(response.headers.get("location")).toBe("https://example.com/filled");
+  });
+
   it("treats slugs as case-sensitive", async () => {
     const response = await fetchWorker(`/${plain.toUpperCase()}`);
 
