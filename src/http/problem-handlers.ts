@@ -29,6 +29,12 @@ const statusToCode: Record<number, ErrorCode> = {
   504: "TIMEOUT",
 };
 
+/**
+ * What hono's validator throws for a JSON body that does not parse. It carries no other marker;
+ * links.error.test.ts pins the message, so an upgrade that changes it fails loudly.
+ */
+const malformedJsonMessage = "Malformed JSON in request body";
+
 /** Seconds a client is told to wait when Postgres or Redis cannot be reached. */
 const unavailableRetryAfterSeconds = 5;
 
@@ -50,6 +56,9 @@ function rootCause(error: Error): { name: string; message: string; code?: unknow
  */
 export const onError: ErrorHandler<AppEnv> = (error, c) => {
   if (error instanceof AppError) return problemResponse(c, error);
+  if (error instanceof HTTPException && error.status === 400 && error.message === malformedJsonMessage) {
+    return problemResponse(c, validationFailed([{ field: "body", message: "is not valid JSON" }]));
+  }
   if (error instanceof HTTPException && error.status < 500) {
     const code = statusToCode[error.status] ?? "BAD_REQUEST";
     return problemResponse(c, new AppError(code, { detail: error.message || undefined }));
@@ -99,12 +108,16 @@ export function fieldErrors(target: string, error: ZodError): FieldError[] {
   );
 }
 
-/** The one validation hook: every route's invalid input becomes a 400 problem naming each field. */
-export const validationHook: Hook<unknown, AppEnv, string, unknown> = (result) => {
-  if (result.success) return;
-  const errors = fieldErrors(result.target, result.error);
-  throw new AppError("VALIDATION_FAILED", {
+/** The 400 of every invalid input: `errors` names each field, `detail` repeats them in one line. */
+function validationFailed(errors: FieldError[]): AppError {
+  return new AppError("VALIDATION_FAILED", {
     detail: errors.map((e) => `${e.field}: ${e.message}`).join("; "),
     errors,
   });
+}
+
+/** The one validation hook: every route's invalid input becomes a 400 problem naming each field. */
+export const validationHook: Hook<unknown, AppEnv, string, unknown> = (result) => {
+  if (result.success) return;
+  throw validationFailed(fieldErrors(result.target, result.error));
 };

@@ -127,6 +127,10 @@ describe("API key errors are problem+json naming what is wrong", () => {
   it("answers 400 for a body that is not JSON and 415 for another media type", async () => {
     const broken = await as(admin, "/api/v1/keys", { method: "POST", body: "{name:" });
     expect(broken.status).toBe(400);
+    expect(await broken.json()).toMatchObject({
+      code: "VALIDATION_FAILED",
+      errors: [{ field: "body", message: "is not valid JSON" }],
+    });
     const text = await as(admin, "/api/v1/keys", {
       method: "POST",
       body: "name=a",

@@ -159,12 +159,18 @@ describe("links API: every invalid input is a 4xx problem naming the field", () 
     await expectProblem(await api.patch(`/links/${link.id}`, {}), 400, "body");
   });
 
-  it("answers malformed JSON with a 400 problem about the body", async () => {
+  it("answers malformed JSON with a 400 validation problem naming the body, like any other bad input", async () => {
     for (const text of ["{not json", '{"url": "https://example.com"', "", "\u0000"]) {
       const res = await api.post("/links", text);
-      const problem = await expectProblem(res, 400);
-      expect(problem.detail).toMatch(/body/i);
+      const problem = await expectProblem(res, 400, "body");
+      expect(problem).toMatchObject({
+        code: "VALIDATION_FAILED",
+        type: "https://edgelink.dev/problems/validation-failed",
+        errors: [{ field: "body", message: "is not valid JSON" }],
+      });
     }
+    const patched = await api.send("PATCH", `/links/${(await api.create({ url: ok })).id}`, "{");
+    expect((await expectProblem(patched, 400, "body")).code).toBe("VALIDATION_FAILED");
     for (const text of ["[]", "null", '"https://example.com"', "42"]) {
       await expectProblem(await api.post("/links", text), 400, "body");
     }
