@@ -22,6 +22,7 @@ export const errorCodes = {
   RATE_LIMITED: { status: 429, title: "Too many requests" },
   INTERNAL: { status: 500, title: "Internal error" },
   DEPENDENCY_UNAVAILABLE: { status: 503, title: "Service temporarily unavailable" },
+  SLUG_GENERATION_FAILED: { status: 503, title: "No free slug could be generated" },
   TIMEOUT: { status: 504, title: "Request timed out" },
 } as const satisfies Record<string, { status: number; title: string }>;
 

@@ -32,6 +32,8 @@ export interface LinkInput {
 export type LinkFailure =
   | { kind: "not-found" }
   | { kind: "slug-taken"; slug: string }
+  /** Every generated slug collided: the service's doing, not the client's (a retry draws afresh). */
+  | { kind: "no-free-slug"; attempts: number }
   | { kind: "unknown-domain"; domain: string }
   | { kind: "unsafe-url"; field: string; reason: UnsafeUrlReason; detail: string };
 
@@ -113,7 +115,7 @@ export function createLinkService(deps: { links: LinkRepository; cache: LinkCach
       }
       if (input.slug) return fail({ kind: "slug-taken", slug });
     }
-    return fail({ kind: "slug-taken", slug: "(generated)" });
+    return fail({ kind: "no-free-slug", attempts: slugAttempts });
   };
 
   return {

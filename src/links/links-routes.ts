@@ -43,6 +43,11 @@ export function toError(failure: LinkFailure): AppError {
       return new AppError("SLUG_TAKEN", {
         detail: `The slug ${failure.slug} is already taken on this domain.`,
       });
+    case "no-free-slug":
+      return new AppError("SLUG_GENERATION_FAILED", {
+        detail: `No free slug was found in ${failure.attempts} attempts; retry, or choose a slug.`,
+        headers: { "Retry-After": "1" },
+      });
     case "unknown-domain":
       return new AppError("VALIDATION_FAILED", {
         detail: `body.domain: ${failure.domain} is not one of this service's short domains`,
@@ -69,6 +74,7 @@ const createLink = createRoute({
     201: json(linkSchema, "Created"),
     409: { description: "Slug taken" },
     422: { description: "URL refused" },
+    503: { description: "No free slug could be generated (retry), or a backing service is down" },
     ...problems,
   },
 });
