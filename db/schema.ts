@@ -43,7 +43,8 @@ export const apiKeys = pgTable(
   },
   (table) => [
     uniqueIndex("api_keys_secret_hash_key").on(table.secretHash),
-    index("api_keys_workspace_created_idx").on(table.workspaceId, table.createdAt.desc()),
+    // GET /keys: newest first, ties by id — the whole order, so the list needs no sort.
+    index("api_keys_workspace_created_idx").on(table.workspaceId, table.createdAt.desc(), table.id.desc()),
   ],
 );
 

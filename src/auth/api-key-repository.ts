@@ -1,6 +1,6 @@
-import { and, desc, eq, getTableColumns, isNull, lt, or, sql } from "drizzle-orm";
+import { and, eq, getTableColumns, isNull, lt, or, sql } from "drizzle-orm";
 import { apiKeys } from "../../db/schema";
-import type { Database } from "../platform/db/database";
+import type { Database, Db } from "../platform/db/database";
 import type { Scope } from "./scopes";
 
 type Row = typeof apiKeys.$inferSelect;
@@ -35,6 +35,22 @@ async function withoutParams<T>(what: string, work: PromiseLike<T>): Promise<T> 
     throw new Error(`${what} failed${driver ? `: ${driver.message}` : ""}`, { cause: driver });
   }
 }
+
+/** The list query, built but not run: the repository awaits it and keys.indexes.test.ts EXPLAINs it. */
+export const apiKeyQueries = {
+  /**
+   * Newest first, ties by id, revoked keys included (they show `revokedAt`). NULLS LAST as in
+   * `api_keys_workspace_created_idx`: a plain `desc` means NULLS FIRST in Postgres, an order that
+   * index cannot give (the columns are NOT NULL, but the planner does not use that), so the
+   * workspace's keys were fetched and then sorted.
+   */
+  list: (db: Db, workspaceId: string) =>
+    db
+      .select(visible)
+      .from(apiKeys)
+      .where(eq(apiKeys.workspaceId, workspaceId))
+      .orderBy(sql`${apiKeys.createdAt} desc nulls last`, sql`${apiKeys.id} desc nulls last`),
+};
 
 /**
  * API keys, always addressed within one workspace, except the authentication lookup, which knows
@@ -77,14 +93,9 @@ export function createApiKeyRepository(db: Database) {
       return (row as ApiKey | undefined) ?? null;
     },
 
-    /** Newest first, revoked keys included (they show `revokedAt`). */
+    /** See {@link apiKeyQueries.list}. */
     async list(workspaceId: string): Promise<ApiKey[]> {
-      const rows = await db.primary
-        .select(visible)
-        .from(apiKeys)
-        .where(eq(apiKeys.workspaceId, workspaceId))
-        .orderBy(desc(apiKeys.createdAt), desc(apiKeys.id));
-      return rows as ApiKey[];
+      return (await apiKeyQueries.list(db.primary, workspaceId)) as ApiKey[];
     },
 
     /**

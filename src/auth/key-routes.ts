@@ -73,7 +73,7 @@ const listKeysRoute = createRoute({
   method: "get",
   path: "/keys",
   tags: ["keys"],
-  summary: "List the workspace's API keys, newest first (never their secrets)",
+  summary: "List the workspace's API keys, newest first, ties by id descending (never their secrets)",
   security,
   middleware: adminOnly,
   responses: {

@@ -1,0 +1,2 @@
+DROP INDEX "api_keys_workspace_created_idx";--> statement-breakpoint
+CREATE INDEX "api_keys_workspace_created_idx" ON "api_keys" USING btree ("workspace_id","created_at" DESC NULLS LAST,"id" DESC NULLS LAST);
