@@ -9,6 +9,8 @@ import { loadavg } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { createPostgres, type Postgres, type RedisService, startRedis } from "./lib/backing";
+import { type JobMeasurement, runJobs } from "./lib/job";
+import { type JobSummary, renderJobTable, summarizeJob } from "./lib/job-report";
 import { defaultGenerator, type Generator } from "./lib/load";
 import { placement, redisServerPath, wrkPath } from "./lib/proc";
 import { profilesIn, summarizeProfile } from "./lib/profile";
@@ -32,6 +34,8 @@ Options:
   --compare FILE     also measure another edgelink build (e.g. dist/node-before/server.js, the
                      bundle before a change) in redirect-hot, interleaved with dist/node/server.js
   --no-build         skip \`npm run build:node\` (measure dist/node/server.js as it is)
+  --size N           work per job run: links imported (import-stream), clicks seeded (export-stream,
+                     stats); default 1000000
 Environment: BENCH_DATABASE_URL (admin URL of the Postgres to create a throw-away database on;
 default DATABASE_URL, else postgres://postgres@127.0.0.1:5432/postgres), BENCH_REDIS_URL (use this
 Redis instead of a private redis-server).`;
@@ -49,6 +53,7 @@ const { values, positionals } = parseArgs({
     compare: { type: "string" },
     bundle: { type: "string" },
     "no-build": { type: "boolean", default: false },
+    size: { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   },
 });
@@ -67,6 +72,11 @@ const durationSec = Number(values.duration);
 const warmupSec = Number(values.warmup);
 if (!(durationSec > 0 && durationSec <= 15) || !(warmupSec > 0 && warmupSec <= 15) || !(rounds >= 1)) {
   console.error("--duration and --warmup must be in (0, 15] s, --rounds ≥ 1");
+  process.exit(2);
+}
+const jobSize = values.size === undefined ? undefined : Number(values.size);
+if (jobSize !== undefined && !(Number.isInteger(jobSize) && jobSize >= 1_000 && jobSize <= 10_000_000)) {
+  console.error("--size must be an integer in [1000, 10000000]");
   process.exit(2);
 }
 const generator = (values.generator ?? defaultGenerator()) as Generator;
@@ -113,6 +123,7 @@ const ctx: Context = {
   profileDir,
   bundle: values.bundle,
   compareBundle: values.compare,
+  jobSize,
   async postgres() {
     postgres ??= await createPostgres(adminUrl);
     return postgres;
@@ -143,6 +154,8 @@ for (const line of header) log(line);
 
 const measurements: Measurement[] = [];
 const summaries: RowSummary[] = [];
+const jobMeasurements: JobMeasurement[] = [];
+const jobSummaries: JobSummary[] = [];
 const labels = new Map<string, string>();
 const legend: string[] = [];
 const notes: string[] = [];
@@ -151,6 +164,25 @@ let failed = false;
 
 try {
   for (const scenario of selected) {
+    if (scenario.kind === "job") {
+      log(`\n== ${scenario.name}: ${scenario.title}`);
+      const run = await scenario.setup(ctx);
+      try {
+        const result = await runJobs(scenario, ctx, run);
+        jobMeasurements.push(...result.measurements);
+        for (const row of run.jobs) {
+          labels.set(`${scenario.name}/${row.id}`, `${row.label} ×${row.procs}`);
+          if (!result.measurements.some((m) => m.row === row.id)) continue;
+          legend.push(`${scenario.name} · ${row.label} ×${row.procs}: ${row.config}`);
+          jobSummaries.push(summarizeJob(scenario.name, row, result.measurements));
+        }
+        for (const note of result.notes) notes.push(`${scenario.name}: ${note}`);
+        for (const m of result.measurements) loads.push(m.load1);
+      } finally {
+        await run.teardown();
+      }
+      continue;
+    }
     const connections = ctx.connections ?? scenario.connections;
     log(`\n== ${scenario.name}: ${scenario.title} · ${connections} connections`);
     const run = await scenario.setup(ctx);
@@ -192,17 +224,31 @@ try {
 }
 
 const machine = `load average (1 min) during the run: min ${Math.min(...loads).toFixed(2)}, max ${Math.max(...loads).toFixed(2)} on ${placement.pinned ? "2+" : "these"} cores`;
-if (summaries.length > 0) {
+if (summaries.length > 0 || jobSummaries.length > 0) {
   log(`\n${header.join("\n")}`);
+  const loadScenarios = selected.flatMap((s) => (s.kind === "job" ? [] : [s]));
   log(
-    `connections: ${selected.map((s) => `${s.name} ${ctx.connections ?? s.connections}`).join(", ")} · ${machine}`,
+    `${loadScenarios.length > 0 ? `connections: ${loadScenarios.map((s) => `${s.name} ${ctx.connections ?? s.connections}`).join(", ")} · ` : ""}${machine}`,
   );
+}
+if (summaries.length > 0) {
   log(
     "req/s: median over rounds [min–max]; latencies: medians of each round's percentile; ratio: per-round paired " +
       "ratio to the named baseline, median [min–max]; CPU: cores used during the measurement by the server processes, " +
       "the generator, and everything else on the machine (other tenant, Postgres, Redis); ! = flagged (errors or unexpected statuses)\n",
   );
   log(renderTable(summaries, labels));
+}
+if (jobSummaries.length > 0) {
+  log(
+    `\njobs (${rounds} interleaved rounds): rate = units of work per second of one whole run, median [min–max]; ratio: ` +
+      "per-round paired ratio of rates to the named baseline; peak RSS: the highest VmRSS of the process doing the " +
+      "work (edgelink: its worker, sampled every 100 ms; a baseline script: its own maxRSS); p50/p99: per-request " +
+      "latencies within a run (median of the runs' p50; p99 median [min–max]); ! = a correctness check failed\n",
+  );
+  log(renderJobTable(jobSummaries, labels));
+}
+if (summaries.length > 0 || jobSummaries.length > 0) {
   log("\nrows:");
   for (const line of legend) log(`  ${line}`);
   if (redis) log(`  Redis: ${redis.describe}`);
@@ -235,12 +281,15 @@ writeFileSync(
         name: s.name,
         title: s.title,
         measures: s.measures,
-        connections: ctx.connections ?? s.connections,
+        ...(s.kind === "job" ? {} : { connections: ctx.connections ?? s.connections }),
       })),
       rows: legend,
+      jobSize,
       summaries,
+      jobSummaries,
       notes,
       measurements,
+      jobMeasurements,
       failed,
     },
     null,

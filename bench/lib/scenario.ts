@@ -5,6 +5,7 @@
  */
 import { loadavg } from "node:os";
 import type { Postgres, RedisService } from "./backing";
+import type { JobScenario } from "./job";
 import { type Generator, type LoadShape, runLoad } from "./load";
 import type { Measurement } from "./report";
 import type { Server } from "./servers";
@@ -58,6 +59,8 @@ export interface Context {
   bundle?: string;
   /** A second edgelink bundle measured side by side with it in redirect-hot (`--compare`). */
   compareBundle?: string;
+  /** Units of work per job run (links imported, clicks exported) when not the scenario's default. */
+  jobSize?: number;
   /** Lazily created backing services, shared by the scenarios of one run. */
   postgres(): Promise<Postgres>;
   redis(): Promise<RedisService>;
@@ -66,7 +69,9 @@ export interface Context {
   log(line: string): void;
 }
 
-export interface Scenario {
+/** A scenario of load rows: each row is a fixed duration of load from the generator. */
+export interface LoadScenario {
+  kind?: "load";
   name: string;
   title: string;
   /** What it measures, for the report and the README. */
@@ -75,6 +80,9 @@ export interface Scenario {
   needsPostgres: boolean;
   setup(ctx: Context): Promise<ScenarioRun>;
 }
+
+/** Load scenarios (redirects, API calls) and job scenarios (./job.ts: imports, exports, queries). */
+export type Scenario = LoadScenario | JobScenario;
 
 function unexpectedCount(
   expect: number[],
@@ -93,7 +101,7 @@ function unexpectedCount(
 }
 
 export async function runScenario(
-  scenario: Scenario,
+  scenario: LoadScenario,
   ctx: Context,
   run: ScenarioRun,
 ): Promise<{ measurements: Measurement[]; notes: string[] }> {

@@ -1,0 +1,48 @@
+// stats' limit: each stats question answered by a plain script with bare SQL over the rollups via
+// `pg` — the per-bucket totals and the top-N GROUP BY per dimension that edgelink's repository
+// runs, in parallel on a pool — with nothing around them: no HTTP, auth, link lookup, Redis or
+// JSON shaping. argv[2]: JSON { url, linkId, queries: [{ interval, from, to, groupBy: [] }],
+// concurrency, top }, or the path of a file holding it.
+// Prints BENCH_JSON { answered, latenciesMs (sorted), durationMs, maxRssMb }.
+import { readFileSync } from "node:fs";
+import pg from "pg";
+
+const { url, linkId, queries, concurrency, top } = JSON.parse(
+  process.argv[2].startsWith("{") ? process.argv[2] : readFileSync(process.argv[2], "utf8"),
+);
+const pool = new pg.Pool({ connectionString: url, max: concurrency * 2 });
+const totals = `select bucket_start, traffic, clicks from rollups
+  where link_id = $1 and granularity = $2 and bucket_start >= $3 and bucket_start < $4 and dimension = 'total'`;
+const breakdowns = `with totals as (
+    select dimension, value, sum(clicks) as clicks from rollups
+    where link_id = $1 and granularity = $2 and bucket_start >= $3 and bucket_start < $4
+      and traffic = 'human' and dimension = any($5)
+    group by 1, 2),
+  ranked as (select dimension, value, clicks,
+    row_number() over (partition by dimension order by clicks desc, value) as rank from totals)
+  select dimension, case when rank <= $6 then value end as value, sum(clicks)::float8 as clicks
+  from ranked group by 1, 2 order by 1, 3 desc, 2`;
+
+const latencies = [];
+let next = 0;
+const started = performance.now();
+await Promise.all(
+  Array.from({ length: concurrency }, async () => {
+    while (next < queries.length) {
+      const { interval, from, to, groupBy } = queries[next++];
+      const at = performance.now();
+      const range = [linkId, interval, from, to];
+      await Promise.all([
+        pool.query(totals, range),
+        groupBy.length > 0 ? pool.query(breakdowns, [...range, groupBy, top]) : undefined,
+      ]);
+      latencies.push(performance.now() - at);
+    }
+  }),
+);
+const durationMs = performance.now() - started;
+await pool.end();
+latencies.sort((a, b) => a - b);
+console.log(
+  `BENCH_JSON ${JSON.stringify({ answered: latencies.length, latenciesMs: latencies, durationMs, maxRssMb: process.resourceUsage().maxRSS / 1024 })}`,
+);
