@@ -116,9 +116,12 @@ export function createClickRecorder(deps: {
  * CLICK_RECORDING=off: nothing is classified, queued or stored; served redirects are still counted.
  */
 export function createDisabledClickRecorder(metrics: MetricsRegistry): ClickRecorder {
+  const served = metrics.boundCounter("clicks_served_total", "Redirects served, by traffic class", {
+    traffic: "unrecorded",
+  });
   return {
     async record() {
-      metrics.counter("clicks_served_total", "Redirects served, by traffic class", { traffic: "unrecorded" });
+      served();
     },
   };
 }

@@ -264,11 +264,23 @@ export class LinkCache {
     return "entry" in value ? value.entry : null;
   }
 
-  private count(outcome: "local" | "redis" | "postgres" | "redis_error"): void {
-    this.observe.metrics.counter("link_cache_lookups_total", "Redirect lookups by the tier that answered", {
-      tier: outcome,
-    });
+  private readonly lookups = new Map<LookupOutcome, () => void>();
+
+  /** Counted on every redirect, so each tier's series is bound once. */
+  private count(outcome: LookupOutcome): void {
+    let increment = this.lookups.get(outcome);
+    if (!increment) {
+      increment = this.observe.metrics.boundCounter(
+        "link_cache_lookups_total",
+        "Redirect lookups by the tier that answered",
+        { tier: outcome },
+      );
+      this.lookups.set(outcome, increment);
+    }
+    increment();
   }
 }
+
+type LookupOutcome = "local" | "redis" | "postgres" | "redis_error";
 
 const cacheKey = (domain: string, slug: string) => `link:${domain}:${slug}`;

@@ -21,7 +21,6 @@ export interface RawRedirectRequest {
 /** A redirect decided without waiting on anything: write it, then call `after`. */
 export interface FastRedirect {
   status: number;
-  /** Lower-case names, as the app's responses carry them. */
   headers: Record<string, string>;
   /** After the response is written: request metrics and the click hand-off. Never throws. */
   after(): void;
@@ -70,6 +69,26 @@ export function createRedirectFastPath(
   const decideNow = rateLimiter.decideNow?.bind(rateLimiter);
   if (!decideNow) return () => undefined;
   const onRecordError = (error: unknown) => logger.warn("click hand-off failed", { error });
+  // The request metrics' series per method and status, bound once: the same series the app's
+  // request-metrics middleware counts into.
+  const series = new Map<string, { count: () => void; time: (seconds: number) => void }>();
+  const requestSeries = (method: string, status: number) => {
+    const id = `${method} ${status}`;
+    let found = series.get(id);
+    if (!found) {
+      const labels = { method, route: routeLabel, status: String(status) };
+      found = {
+        count: metrics.boundCounter("http_requests_total", "HTTP requests served", labels),
+        time: metrics.boundHistogram(
+          "http_request_duration_seconds",
+          "Time from request to response headers",
+          labels,
+        ),
+      };
+      series.set(id, found);
+    }
+    return found;
+  };
 
   return function serveFast(request) {
     const started = performance.now();
@@ -109,27 +128,20 @@ export function createRedirectFastPath(
       ? pickTarget(entry.url, entry.rules, { device: deviceOf(visit.userAgent), country: visit.country })
       : entry.url;
     const incomingId = headers.get("x-request-id");
-    const responseHeaders: Record<string, string> = {
-      "x-request-id":
-        incomingId !== null && requestIdValue.test(incomingId) ? incomingId : crypto.randomUUID(),
-      "cache-control": entry.cacheControl,
-      location: withUtm(target, entry.utm),
-    };
-    const fields = rateLimitHeaders(decision, Date.now());
-    for (const name in fields) responseHeaders[name.toLowerCase()] = fields[name]!;
+    // Node writes a plain object's fields as they are; no `Headers` is ever built on this path.
+    const responseHeaders = rateLimitHeaders(decision, Date.now());
+    responseHeaders["X-Request-Id"] =
+      incomingId !== null && requestIdValue.test(incomingId) ? incomingId : crypto.randomUUID();
+    responseHeaders["Cache-Control"] = entry.cacheControl;
+    responseHeaders.Location = withUtm(target, entry.utm);
     const status = entry.redirectStatus;
     return {
       status,
       headers: responseHeaders,
       after() {
-        const labels = { method: request.method, route: routeLabel, status: String(status) };
-        metrics.counter("http_requests_total", "HTTP requests served", labels);
-        metrics.observe(
-          "http_request_duration_seconds",
-          "Time from request to response headers",
-          (performance.now() - started) / 1000,
-          labels,
-        );
+        const { count, time } = requestSeries(request.method, status);
+        count();
+        time((performance.now() - started) / 1000);
         clickRecorder.record(visit).catch(onRecordError);
       },
     };

@@ -36,8 +36,10 @@ function ipv6Groups(text: string): number[] | undefined {
  * clientKey("2001:db8:1:2:a:b:c:d"); // "2001:db8:1:2::/64"
  */
 export function clientKey(text: string): string | undefined {
-  // The common case, a plain IPv4 socket address, needs none of the rewriting below.
+  // The common cases, a plain IPv4 socket address and the IPv4-mapped form a dual-stack socket
+  // reports, need none of the rewriting below.
   if (ipv4.test(text)) return text;
+  if (text.startsWith("::ffff:") && ipv4.test(text.slice(7))) return text.slice(7);
   let address = text.trim();
   // `[v6]:port`, `v4:port` (some proxies add the port) and a zone id (`fe80::1%eth0`).
   const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(address);

@@ -39,4 +39,25 @@ describe("MetricsRegistry", () => {
     m.counter("x_total", "X", { v: 'a"b\nc\\d' });
     expect(m.render()).toContain('x_total{v="a\\"b\\nc\\\\d"} 1');
   });
+
+  it("counts into the same series through bound instruments as through counter() and observe()", () => {
+    const plain = new MetricsRegistry();
+    const bound = new MetricsRegistry();
+    const labels = { status: "302", method: "GET", route: "/:slug" };
+    const count = bound.boundCounter("requests_total", "Requests", labels);
+    const time = bound.boundHistogram("latency_seconds", "Latency", labels);
+    for (const value of [0.0001, 0.001, 0.0011, 0.3, 42]) {
+      plain.counter("requests_total", "Requests", { ...labels });
+      plain.observe("latency_seconds", "Latency", value, { ...labels });
+      count();
+      time(value);
+      // Mixed use adds up in one series.
+      bound.counter("requests_total", "Requests", { route: "/:slug", method: "GET", status: "302" });
+    }
+    expect(bound.render()).toBe(
+      plain.render().replace(/requests_total\{([^}]*)\} 5/, "requests_total{$1} 10"),
+    );
+    expect(bound.snapshot()).toMatchObject({ latency_seconds: plain.snapshot().latency_seconds });
+    expect(() => bound.boundHistogram("requests_total", "Requests")).toThrow(TypeError);
+  });
 });

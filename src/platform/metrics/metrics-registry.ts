@@ -91,6 +91,43 @@ export class MetricsRegistry {
     series.count += 1;
   }
 
+  /**
+   * One counter series, its labels resolved once: for a path that counts every request, where
+   * {@link counter} would rebuild the same label key each time.
+   */
+  boundCounter(name: string, help: string, labels: Labels = {}): (by?: number) => void {
+    const metric = this.ensure(name, () => ({ kind: "counter", help, values: {} }));
+    if (metric.kind !== "counter") throw new TypeError(`${name} is a ${metric.kind}`);
+    const key = labelKey(labels);
+    const { values } = metric;
+    values[key] ??= 0;
+    return (by = 1) => {
+      values[key]! += by;
+    };
+  }
+
+  /** {@link observe} for one series, its labels resolved once (see {@link boundCounter}). */
+  boundHistogram(
+    name: string,
+    help: string,
+    labels: Labels = {},
+    buckets = latencyBuckets,
+  ): (value: number) => void {
+    const metric = this.ensure(name, () => ({ kind: "histogram", help, buckets, values: {} }));
+    if (metric.kind !== "histogram") throw new TypeError(`${name} is a ${metric.kind}`);
+    const key = labelKey(labels);
+    const bounds = metric.buckets;
+    metric.values[key] ??= { counts: new Array(bounds.length + 1).fill(0), sum: 0, count: 0 };
+    const series = metric.values[key];
+    return (value) => {
+      let index = 0;
+      while (index < bounds.length && value > bounds[index]!) index += 1;
+      series.counts[index]! += 1;
+      series.sum += value;
+      series.count += 1;
+    };
+  }
+
   snapshot(): MetricsSnapshot {
     return structuredClone(this.state);
   }
