@@ -26,17 +26,43 @@ export function restartDelayMs(quickDeaths: number): number {
   return quickDeaths === 0 ? 0 : Math.min(maxBackoffMs, 100 * 2 ** (quickDeaths - 1));
 }
 
+const semiSpaceFlag = /^--max[-_]semi[-_]space[-_]size(=|$)/;
+
 /**
- * The primary: forks `count` workers, replaces any that dies (with exponential backoff while they
- * keep dying young, so a crash loop does not spin), relays metrics requests, and on SIGTERM/SIGINT
- * asks every worker to drain and exits 0 once they are gone.
+ * The Node flags a worker starts with: the primary's own (what `cluster.fork` passes anyway), plus
+ * `--max-semi-space-size` when `semiSpaceMb` > 0 and the operator has not set it already — in the
+ * command line or in NODE_OPTIONS, which V8 reads before the command line and so would lose to it.
+ *
+ * @example
+ * workerExecArgv(["--enable-source-maps"], undefined, 16);
+ * // ["--enable-source-maps", "--max-semi-space-size=16"]
+ */
+export function workerExecArgv(
+  execArgv: readonly string[],
+  nodeOptions: string | undefined,
+  semiSpaceMb: number,
+): string[] {
+  const operatorSet = [...execArgv, ...(nodeOptions ?? "").split(/\s+/)].some((arg) =>
+    semiSpaceFlag.test(arg),
+  );
+  if (semiSpaceMb === 0 || operatorSet) return [...execArgv];
+  return [...execArgv, `--max-semi-space-size=${semiSpaceMb}`];
+}
+
+/**
+ * The primary: forks `count` workers (with `execArgv`, by default the primary's own flags), replaces
+ * any that dies (with exponential backoff while they keep dying young, so a crash loop does not
+ * spin), relays metrics requests, and on SIGTERM/SIGINT asks every worker to drain and exits 0
+ * once they are gone.
  */
 export function superviseWorkers(options: {
   count: number;
   shutdownTimeoutMs: number;
   logger: Logger;
+  execArgv?: string[];
 }): void {
   const { logger } = options;
+  if (options.execArgv) cluster.setupPrimary({ execArgv: options.execArgv });
   let stopping = false;
   let quickDeaths = 0;
   const startedAt = new Map<number, number>();

@@ -3,7 +3,7 @@ import { availableParallelism } from "node:os";
 import { type Config, ConfigError, loadConfig } from "../config";
 import { createLogger, type Logger } from "../platform/log/logger";
 import { usesEmbeddedDatabase } from "../platform/node/node-platform";
-import { joinClusterMetrics, superviseWorkers } from "./node-cluster";
+import { joinClusterMetrics, superviseWorkers, workerExecArgv } from "./node-cluster";
 import { type RunningServer, startServer } from "./node-server";
 
 /**
@@ -31,8 +31,9 @@ async function main(): Promise<void> {
     }
     const count = config.WEB_CONCURRENCY ?? availableParallelism();
     // Signal handlers go in before the log line, so a SIGTERM right after it is never fatal.
-    superviseWorkers({ count, shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS, logger });
-    logger.info("starting cluster", { workers: count, port: config.PORT });
+    const execArgv = workerExecArgv(process.execArgv, process.env.NODE_OPTIONS, config.V8_MAX_SEMI_SPACE_MB);
+    superviseWorkers({ count, shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS, logger, execArgv });
+    logger.info("starting cluster", { workers: count, port: config.PORT, execArgv });
     return;
   }
   return serveUntilSignal(config, logger, true);
