@@ -153,6 +153,11 @@ export const configSchema = z
     CLICK_BATCH_SIZE: z.coerce.number().int().min(1).max(1_000).default(100),
     /** The in-process queue flushes a partial batch after this long. */
     CLICK_FLUSH_MS: z.coerce.number().int().min(10).max(60_000).default(1_000),
+    /**
+     * Node: the clicks a process serves within this many ms are handed to the queue together (one
+     * round trip per batch instead of per click); also the most a crash can lose of them.
+     */
+    CLICK_HANDOFF_MS: z.coerce.number().int().min(0).max(1_000).default(10),
     /** Deliveries of one stream entry before it is parked in the dead-letter stream. */
     CLICK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(5),
     /** Pending stream entries idle this long belong to a dead consumer and are claimed. */

@@ -46,6 +46,8 @@ export interface Platform {
    * (edge); defaults to the in-process queue consumed by this process into `db`.
    */
   clickQueue?: ClickQueue;
+  /** SHA-256 as hex for visitor hashes when the runtime has a faster one than Web Crypto (Node). */
+  sha256Hex?: (text: string) => string;
 }
 
 /** Everything handlers reach through `c.var.services`: the platform plus the repositories. */
@@ -91,7 +93,16 @@ export function createServices(platform: Platform): Services {
     linkService: createLinkService({ links, cache: linkCache, config }),
     clickRecorder:
       config.CLICK_RECORDING === "on"
-        ? createClickRecorder({ queue: clickQueue, cache: platform.cache, metrics, logger })
+        ? createClickRecorder({
+            queue: clickQueue,
+            cache: platform.cache,
+            metrics,
+            logger,
+            sha256Hex: platform.sha256Hex,
+            // workerd keeps each request's I/O and promises in that request's context: no batch
+            // may mix two requests' clicks there.
+            ...(platform.runtime === "workerd" ? { maxBatch: 1 } : { windowMs: config.CLICK_HANDOFF_MS }),
+          })
         : createDisabledClickRecorder(metrics),
     clickQueue,
     clickConsumer,

@@ -10,18 +10,23 @@ import { MetricsRegistry } from "../../src/platform/metrics/metrics-registry";
 const chrome =
   "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36";
 
-function setup(send?: ClickQueue["send"]) {
+function setup(send?: ClickQueue["send"], options: { maxBatch?: number; windowMs?: number } = {}) {
   const sent: ClickEvent[] = [];
+  const sends: ClickEvent[][] = [];
   const queue: ClickQueue = {
     kind: "in-process",
-    send: send ?? (async (events) => void sent.push(...events)),
+    send: async (events) => {
+      sends.push(events);
+      if (send) return send(events);
+      sent.push(...events);
+    },
     close: async () => {},
   };
   const metrics = new MetricsRegistry();
   const logs: string[] = [];
   const logger = createLogger({ level: "debug", write: (line) => logs.push(line) });
-  const recorder = createClickRecorder({ queue, cache: new MemoryCache(), metrics, logger });
-  return { recorder, sent, metrics, logs };
+  const recorder = createClickRecorder({ queue, cache: new MemoryCache(), metrics, logger, ...options });
+  return { recorder, sent, sends, metrics, logs };
 }
 
 const visit = (over: Partial<ServedVisit> = {}): ServedVisit => ({
@@ -117,5 +122,89 @@ describe("click recorder", () => {
     });
     await expect(recorder.record(visit())).rejects.toThrow("redis away");
     expect(metrics.render()).toMatch(/^clicks_dropped_total\{reason="send"\} 1$/m);
+  });
+
+  it("hands the visits of one turn to the queue together, in one send", async () => {
+    const { recorder, sent, sends } = setup();
+    const visits = Array.from({ length: 5 }, () => visit());
+    await Promise.all([...visits.map((v) => recorder.record(v)), recorder.record(visit({ method: "HEAD" }))]);
+    expect(sends).toHaveLength(1);
+    expect(sent.map((e) => e.eventId)).toEqual(visits.map((v) => v.eventId));
+    // A visit recorded after that batch went out starts the next one.
+    await recorder.record(visit());
+    expect(sends.map((batch) => batch.length)).toEqual([5, 1]);
+  });
+
+  it("never holds more than maxBatch visits in one send", async () => {
+    const { recorder, sends } = setup(undefined, { maxBatch: 4 });
+    const visits = Array.from({ length: 10 }, () => visit());
+    await Promise.all(visits.map((v) => recorder.record(v)));
+    // Batches go out independently: their order is not promised, their contents are.
+    expect(sends.map((batch) => batch.length).sort()).toEqual([2, 4, 4]);
+    expect(new Set(sends.flat().map((e) => e.eventId))).toEqual(new Set(visits.map((v) => v.eventId)));
+  });
+
+  it("rejects every record of a batch the queue refused, and counts each of its events as dropped", async () => {
+    const { recorder, metrics } = setup(async () => {
+      throw new Error("redis away");
+    });
+    const outcomes = await Promise.allSettled([
+      recorder.record(visit()),
+      recorder.record(visit()),
+      recorder.record(visit({ method: "HEAD" })),
+    ]);
+    expect(outcomes.map((o) => o.status)).toEqual(["rejected", "rejected", "rejected"]);
+    expect(metrics.render()).toMatch(/^clicks_dropped_total\{reason="send"\} 2$/m);
+  });
+
+  it("drain waits for the batch in flight", async () => {
+    let release = () => {};
+    const { recorder, sent } = setup(
+      (events) =>
+        new Promise<void>((resolve) => {
+          release = () => {
+            sent.push(...events);
+            resolve();
+          };
+        }),
+    );
+    void recorder.record(visit());
+    let drained = false;
+    const draining = recorder.drain!().then(() => {
+      drained = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(drained).toBe(false);
+    release();
+    await draining;
+    expect(sent).toHaveLength(1);
+  });
+
+  it("classifies a prefetch and a HEAD by the request, whatever the user agent said before", async () => {
+    const { recorder, sent, metrics } = setup();
+    // The same user agent first as a plain GET (its facts are remembered), then announced otherwise.
+    await recorder.record(visit());
+    await recorder.record(visit({ purpose: "prefetch" }));
+    await recorder.record(visit({ method: "HEAD" }));
+    await recorder.record(visit({ purpose: "something-else" }));
+    expect(sent.map((e) => e.traffic)).toEqual(["human", "human"]);
+    const text = metrics.render();
+    expect(text).toMatch(/^clicks_served_total\{traffic="prefetch"\} 1$/m);
+    expect(text).toMatch(/^clicks_served_total\{traffic="head"\} 1$/m);
+  });
+
+  it("collects the visits of a window into one send, across turns of the event loop", async () => {
+    const { recorder, sends } = setup(undefined, { windowMs: 200 });
+    const first = recorder.record(visit());
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const second = recorder.record(visit());
+    await Promise.all([first, second]);
+    expect(sends.map((batch) => batch.length)).toEqual([2]);
+  });
+
+  it("with maxBatch 1 records every visit on its own (the edge: no batch spans two requests)", async () => {
+    const { recorder, sends } = setup(undefined, { maxBatch: 1 });
+    await Promise.all([recorder.record(visit()), recorder.record(visit()), recorder.record(visit())]);
+    expect(sends.map((batch) => batch.length)).toEqual([1, 1, 1]);
   });
 });

@@ -1,6 +1,8 @@
+import { createHash } from "node:crypto";
 import { mkdir } from "node:fs/promises";
 import { resolve } from "node:path";
 import { Redis } from "@upstash/redis";
+import type { Redis as IORedis } from "ioredis";
 import type { Config } from "../../config";
 import type { Platform } from "../../services";
 import type { Cache } from "../cache/cache";
@@ -47,8 +49,12 @@ export async function createNodeDatabase(config: Config, logger: Logger): Promis
   });
 }
 
-/** Upstash REST when its URL is set, a standard Redis over TCP for REDIS_URL, else in-process. */
-export function createNodeCache(config: Config): { cache: Cache; redis?: Redis } {
+/**
+ * Upstash REST when its URL is set, a standard Redis over TCP for REDIS_URL, else in-process. With
+ * REDIS_URL, `tcp` is the connection behind the requester, for the hot paths that skip the
+ * REST-shaped client (the click stream producer).
+ */
+export function createNodeCache(config: Config): { cache: Cache; redis?: Redis; tcp?: IORedis } {
   if (config.UPSTASH_REDIS_REST_URL && config.UPSTASH_REDIS_REST_TOKEN) {
     const redis = new Redis({
       url: config.UPSTASH_REDIS_REST_URL,
@@ -60,7 +66,11 @@ export function createNodeCache(config: Config): { cache: Cache; redis?: Redis }
   if (config.REDIS_URL) {
     const requester = createTcpRequester(config.REDIS_URL);
     const redis = new Redis(requester);
-    return { cache: new UpstashCache(redis, "redis-tcp", () => requester.close()), redis };
+    return {
+      cache: new UpstashCache(redis, "redis-tcp", () => requester.close()),
+      redis,
+      tcp: requester.client,
+    };
   }
   return { cache: new MemoryCache() };
 }
@@ -71,9 +81,23 @@ export function createNodeCache(config: Config): { cache: Cache; redis?: Redis }
  */
 export async function createNodePlatform(config: Config, logger: Logger): Promise<Platform> {
   const db = await createNodeDatabase(config, logger);
-  const { cache, redis } = createNodeCache(config);
+  const { cache, redis, tcp } = createNodeCache(config);
   const clickQueue = redis
-    ? createRedisStreamClickQueue(redis, { key: config.CLICK_STREAM_KEY, maxLen: config.CLICK_STREAM_MAXLEN })
+    ? createRedisStreamClickQueue(redis, {
+        key: config.CLICK_STREAM_KEY,
+        maxLen: config.CLICK_STREAM_MAXLEN,
+        tcp,
+      })
     : undefined;
-  return { runtime: "node", config, db, cache, redis, clickQueue, metrics: new MetricsRegistry(), logger };
+  return {
+    runtime: "node",
+    config,
+    db,
+    cache,
+    redis,
+    clickQueue,
+    metrics: new MetricsRegistry(),
+    logger,
+    sha256Hex: (text) => createHash("sha256").update(text).digest("hex"),
+  };
 }
