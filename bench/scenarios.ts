@@ -141,6 +141,9 @@ const redirectHot: Scenario = {
       });
       const bare1 = await start(startBaseline("bare-http", 1, placement.singleServer));
       const fastify1 = await start(startBaseline("fastify", 1, placement.singleServer));
+      const bareHeaders1 = await start(
+        startBaseline("bare-http", 1, placement.singleServer, { BENCH_HEADERS: "edgelink" }),
+      );
       const hono1 = await start(startBaseline("hono", 1, placement.singleServer));
       const honoHeaders1 = await start(
         startBaseline("hono", 1, placement.singleServer, { BENCH_HEADERS: "edgelink" }),
@@ -151,45 +154,60 @@ const redirectHot: Scenario = {
       if (ctx.compareBundle)
         bundles.push({ suffix: "-compare", label: " [compare]", bundle: ctx.compareBundle });
 
+      // Clicks recorded (the default) and not (CLICK_RECORDING=off): the redirect path alone, and
+      // what the click hand-off adds to it in the same run.
+      const variants = [
+        { suffix: "", label: "", recording: "on" as const },
+        { suffix: "-norec", label: " [recording off]", recording: "off" as const },
+      ];
       const singles: Row[] = [];
-      for (const { suffix, label, bundle } of bundles) {
-        ctx.log(`  seeding an embedded PGlite (admin CLI, then POST /api/v1/links)${label}…`);
-        const dataDir = mkdtempSync(join(tmpdir(), "edgelink-bench-"));
-        dataDirs.push(dataDir);
-        const pgliteSettings = { PGLITE_DATA_DIR: join(dataDir, "pglite") };
-        const embeddedKey = await createWorkspaceKey(pgliteSettings);
-        const edge1 = await start(
-          startEdgelink({
-            name: `edgelink×1${label}`,
-            settings: { ...pgliteSettings, RATE_LIMIT_REDIRECT: unreachedRedirectLimit },
-            cores: placement.singleServer,
-            profileDir: ctx.profileDir,
-            bundle,
-          }),
-        );
-        await seedLink(edge1.port, embeddedKey, hotLink);
-        const tiers = async () => readMetrics(edge1.port);
-        singles.push({
-          id: `edgelink-x1${suffix}`,
-          label: `edgelink (PGlite)${label}`,
-          procs: 1,
-          config:
-            `edgelink${bundle ? ` built as ${bundle}` : ""} single process: embedded PGlite, in-process LRU → in-process cache, in-process rate limiter ` +
-            `(RATE_LIMIT_REDIRECT=${unreachedRedirectLimit}), NODE_ENV=production, --enable-source-maps`,
-          server: edge1,
-          shape: hot,
-          baseline: "bare-http-x1",
-          expect: [302],
-          preflight: expectRedirect(edge1, true),
-          before: tiers,
-          after: async (before: unknown) => {
-            const b = before as Map<string, number>;
-            const a = await tiers();
-            const key = 'link_cache_lookups_total{tier="local"}';
-            return { localTierHits: (a.get(key) ?? 0) - (b.get(key) ?? 0) };
-          },
-        });
-      }
+      for (const { suffix: bundleSuffix, label: bundleLabel, bundle } of bundles)
+        for (const variant of variants) {
+          const suffix = `${bundleSuffix}${variant.suffix}`;
+          const label = `${bundleLabel}${variant.label}`;
+          ctx.log(`  seeding an embedded PGlite (admin CLI, then POST /api/v1/links)${label}…`);
+          const dataDir = mkdtempSync(join(tmpdir(), "edgelink-bench-"));
+          dataDirs.push(dataDir);
+          const pgliteSettings = { PGLITE_DATA_DIR: join(dataDir, "pglite") };
+          const embeddedKey = await createWorkspaceKey(pgliteSettings);
+          const edge1 = await start(
+            startEdgelink({
+              name: `edgelink×1${label}`,
+              settings: {
+                ...pgliteSettings,
+                RATE_LIMIT_REDIRECT: unreachedRedirectLimit,
+                CLICK_RECORDING: variant.recording,
+              },
+              cores: placement.singleServer,
+              profileDir: ctx.profileDir,
+              bundle,
+            }),
+          );
+          await seedLink(edge1.port, embeddedKey, hotLink);
+          const tiers = async () => readMetrics(edge1.port);
+          singles.push({
+            id: `edgelink-x1${suffix}`,
+            label: `edgelink (PGlite)${label}`,
+            procs: 1,
+            config:
+              `edgelink${bundle ? ` built as ${bundle}` : ""} single process: embedded PGlite, in-process LRU → in-process cache, in-process rate limiter ` +
+              `(RATE_LIMIT_REDIRECT=${unreachedRedirectLimit}), CLICK_RECORDING=${variant.recording} ` +
+              `(${variant.recording === "on" ? "every redirect classified, enriched and stored in PGlite by this same process" : "no click queued or stored"}), ` +
+              `NODE_ENV=production, --enable-source-maps`,
+            server: edge1,
+            shape: hot,
+            baseline: "bare-http-x1",
+            expect: [302],
+            preflight: expectRedirect(edge1, true),
+            before: tiers,
+            after: async (before: unknown) => {
+              const b = before as Map<string, number>;
+              const a = await tiers();
+              const key = 'link_cache_lookups_total{tier="local"}';
+              return { localTierHits: (a.get(key) ?? 0) - (b.get(key) ?? 0) };
+            },
+          });
+        }
 
       const bare2 = await start(startBaseline("bare-http", 2, placement.clusterServer));
       const express2 = await start(startBaseline("express", 2, placement.clusterServer));
@@ -197,41 +215,55 @@ const redirectHot: Scenario = {
       const redis = await ctx.redis();
       await redis.flush();
       const clusters: Row[] = [];
-      for (const { suffix, label, bundle } of bundles) {
-        const edge2 = await start(
-          startEdgelink({
-            name: `edgelink×2${label}`,
-            settings: {
-              DATABASE_URL: postgres.url,
-              REDIS_URL: redis.url,
-              WEB_CONCURRENCY: "2",
-              RATE_LIMIT_REDIRECT: unreachedRedirectLimit,
-            },
-            cores: placement.clusterServer,
-            profileDir: ctx.profileDir,
-            bundle,
-          }),
-        );
-        await seedLink(edge2.port, await ctx.postgresKey(), hotLink);
-        clusters.push({
-          id: `edgelink-x2${suffix}`,
-          label: `edgelink (Postgres+Redis)${label}`,
-          procs: 2,
-          config:
-            `edgelink${bundle ? ` built as ${bundle}` : ""} node:cluster ×2: real Postgres (throw-away database) + Redis, LRU → Redis → Postgres, ` +
-            `local-first redirect limiter reconciling with Redis (RATE_LIMIT_REDIRECT=${unreachedRedirectLimit})`,
-          server: edge2,
-          shape: hot,
-          baseline: "bare-http-x2",
-          expect: [302],
-          preflight: expectRedirect(edge2, true),
-          backingPids: async () => [...(redis.pid ? [redis.pid] : [])],
-          ...redisAndTiers(ctx, edge2),
-        });
-      }
+      for (const { suffix: bundleSuffix, label: bundleLabel, bundle } of bundles)
+        for (const variant of variants) {
+          const suffix = `${bundleSuffix}${variant.suffix}`;
+          const label = `${bundleLabel}${variant.label}`;
+          const edge2 = await start(
+            startEdgelink({
+              name: `edgelink×2${label}`,
+              settings: {
+                DATABASE_URL: postgres.url,
+                REDIS_URL: redis.url,
+                WEB_CONCURRENCY: "2",
+                RATE_LIMIT_REDIRECT: unreachedRedirectLimit,
+                CLICK_RECORDING: variant.recording,
+              },
+              cores: placement.clusterServer,
+              profileDir: ctx.profileDir,
+              bundle,
+            }),
+          );
+          await seedLink(edge2.port, await ctx.postgresKey(), hotLink);
+          clusters.push({
+            id: `edgelink-x2${suffix}`,
+            label: `edgelink (Postgres+Redis)${label}`,
+            procs: 2,
+            config:
+              `edgelink${bundle ? ` built as ${bundle}` : ""} node:cluster ×2: real Postgres (throw-away database) + Redis, LRU → Redis → Postgres, ` +
+              `local-first redirect limiter reconciling with Redis (RATE_LIMIT_REDIRECT=${unreachedRedirectLimit}), ` +
+              `CLICK_RECORDING=${variant.recording}${variant.recording === "on" ? " (clicks to a Redis Stream, consumed into Postgres by one worker)" : ""}`,
+            server: edge2,
+            shape: hot,
+            baseline: "bare-http-x2",
+            expect: [302],
+            preflight: expectRedirect(edge2, true),
+            backingPids: async () => [...(redis.pid ? [redis.pid] : [])],
+            ...redisAndTiers(ctx, edge2),
+          });
+        }
 
       const rows: Row[] = [
         baselineRow("bare-http-x1", "bare node:http", 1, "node:http, 302 from a Map", bare1),
+        baselineRow(
+          "bare-http-headers-x1",
+          "bare node:http + edgelink's 6 fields",
+          1,
+          "bare node:http as above, also sending X-Request-Id and the five RateLimit fields (plain object, constant " +
+            "values): what the fields edgelink must send cost on the wire, without any framework",
+          bareHeaders1,
+          "bare-http-x1",
+        ),
         baselineRow(
           "fastify-x1",
           "fastify 5",
@@ -278,26 +310,35 @@ const redirectHot: Scenario = {
       return {
         rows,
         async afterRounds(measurements) {
-          const mine = measurements.filter((m) => m.row === "edgelink-x2");
-          if (mine.length === 0) return [];
-          const requests = mine.reduce((a, m) => a + m.result.requests, 0);
-          const calls = mine.reduce((a, m) => a + (m.extra.redisCalls ?? 0), 0);
-          const byCommand: Record<string, number> = {};
-          for (const m of mine) {
-            for (const [k, v] of Object.entries(m.extra)) {
-              if (k.startsWith("redis.")) byCommand[k.slice(6)] = (byCommand[k.slice(6)] ?? 0) + v;
+          const lines: string[] = [];
+          for (const row of clusters.map((r) => r.id)) {
+            const mine = measurements.filter((m) => m.row === row);
+            if (mine.length === 0) continue;
+            const requests = mine.reduce((a, m) => a + m.result.requests, 0);
+            const calls = mine.reduce((a, m) => a + (m.extra.redisCalls ?? 0), 0);
+            const byCommand: Record<string, number> = {};
+            for (const m of mine) {
+              for (const [k, v] of Object.entries(m.extra)) {
+                if (k.startsWith("redis.")) byCommand[k.slice(6)] = (byCommand[k.slice(6)] ?? 0) + v;
+              }
             }
+            const seconds = mine.reduce((a, m) => a + m.result.durationSec, 0);
+            const per1k = (n: number) => ((n / requests) * 1000).toFixed(3);
+            const clickCommands = ["xadd", "xreadgroup", "xack", "xautoclaim", "xinfo|groups"].reduce(
+              (a, k) => a + (byCommand[k] ?? 0),
+              0,
+            );
+            const evalsha = byCommand.evalsha ?? 0;
+            lines.push(
+              `${row}: ${requests.toLocaleString("en-US")} redirects in ${mine.length} runs (${seconds.toFixed(0)} s); Redis ` +
+                `executed ${calls} commands (${per1k(calls)} per 1k redirects; ${JSON.stringify(byCommand)}). ` +
+                `Rate limiter: ${evalsha} syncs (EVALSHA, ≤ 1/s per worker; commandstats also counts the INCRBY/PEXPIRE/GET ` +
+                `inside each), none per request. Click pipeline (stream commands): ${per1k(clickCommands)} per 1k redirects. ` +
+                `The rest: GETs of LRU refills (entries live 5 s per worker). ` +
+                `${redis.private ? "" : "(shared Redis: counts include its other clients)"}`,
+            );
           }
-          const seconds = mine.reduce((a, m) => a + m.result.durationSec, 0);
-          const evalsha = byCommand.evalsha ?? 0;
-          return [
-            `rate limiter ON, no Redis round trip per redirect: edgelink ×2 served ${requests.toLocaleString("en-US")} redirects ` +
-              `in ${mine.length} runs (${seconds.toFixed(0)} s); Redis executed ${calls} commands in those windows ` +
-              `(${((calls / requests) * 1000).toFixed(3)} per 1k redirects; ${JSON.stringify(byCommand)}; commandstats also ` +
-              `counts the INCRBY/PEXPIRE/GET run inside each EVALSHA): ${evalsha} limiter syncs (≤ 1/s per worker) and ` +
-              `the GETs of LRU refills (entries live ${5} s per worker), none per request. ` +
-              `${redis.private ? "" : "(shared Redis: counts include its other clients)"}`,
-          ];
+          return lines;
         },
         teardown: cleanup,
       } satisfies ScenarioRun;
