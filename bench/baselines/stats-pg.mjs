@@ -13,15 +13,34 @@ const { url, linkId, queries, concurrency, top } = JSON.parse(
 const pool = new pg.Pool({ connectionString: url, max: concurrency * 2 });
 const totals = `select bucket_start, traffic, clicks from rollups
   where link_id = $1 and granularity = $2 and bucket_start >= $3 and bucket_start < $4 and dimension = 'total'`;
-const breakdowns = `with totals as (
-    select dimension, value, sum(clicks) as clicks from rollups
-    where link_id = $1 and granularity = $2 and bucket_start >= $3 and bucket_start < $4
-      and traffic = 'human' and dimension = any($5)
-    group by 1, 2),
-  ranked as (select dimension, value, clicks,
-    row_number() over (partition by dimension order by clicks desc, value) as rank from totals)
-  select dimension, case when rank <= $6 then value end as value, sum(clicks)::float8 as clicks
-  from ranked group by 1, 2 order by 1, 3 desc, 2`;
+const dayMs = 86_400_000;
+/** As the stats repository does: whole UTC days of an hourly range from the day rollups. */
+const covering = (interval, from, to) => {
+  const start = Date.parse(from);
+  const end = Date.parse(to);
+  const firstDay = Math.ceil(start / dayMs) * dayMs;
+  const endDay = Math.floor(end / dayMs) * dayMs;
+  if (interval === "day" || firstDay >= endDay) return [[interval, start, end]];
+  return [
+    ["hour", start, firstDay],
+    ["day", firstDay, endDay],
+    ["hour", endDay, end],
+  ].filter(([, a, b]) => a < b);
+};
+const breakdowns = (parts) => {
+  const selects = parts.map(
+    (_, i) => `select dimension, value, clicks from rollups
+      where link_id = $1 and granularity = $${3 * i + 4} and bucket_start >= $${3 * i + 5}
+        and bucket_start < $${3 * i + 6} and traffic = 'human' and dimension = any($2)`,
+  );
+  return `with totals as (
+      select dimension, value, sum(clicks) as clicks from (${selects.join(" union all ")}) as parts
+      group by 1, 2),
+    ranked as (select dimension, value, clicks,
+      row_number() over (partition by dimension order by clicks desc, value) as rank from totals)
+    select dimension, case when rank <= $3 then value end as value, sum(clicks)::float8 as clicks
+    from ranked group by 1, 2 order by 1, 3 desc, 2`;
+};
 
 const latencies = [];
 let next = 0;
@@ -31,10 +50,11 @@ await Promise.all(
     while (next < queries.length) {
       const { interval, from, to, groupBy } = queries[next++];
       const at = performance.now();
-      const range = [linkId, interval, from, to];
+      const parts = covering(interval, from, to);
+      const bounds = parts.flatMap(([granularity, a, b]) => [granularity, new Date(a), new Date(b)]);
       await Promise.all([
-        pool.query(totals, range),
-        groupBy.length > 0 ? pool.query(breakdowns, [...range, groupBy, top]) : undefined,
+        pool.query(totals, [linkId, interval, from, to]),
+        groupBy.length > 0 ? pool.query(breakdowns(parts), [linkId, groupBy, top, ...bounds]) : undefined,
       ]);
       latencies.push(performance.now() - at);
     }

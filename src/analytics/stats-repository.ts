@@ -31,6 +31,28 @@ const inRange = (range: StatsRange) =>
     lt(rollups.bucketStart, range.to),
   );
 
+const dayMs = 86_400_000;
+
+/**
+ * The same range cut into the fewest rollup rows that cover it exactly: whole UTC days from the day
+ * rollups, the hours before the first and after the last whole day from the hour rollups. A day
+ * rollup is the sum of its 24 hour rollups (one ingest statement writes both), so a breakdown over
+ * a month of hours reads ~31 buckets instead of ~744 and answers the same.
+ */
+export function coveringRanges(range: StatsRange): StatsRange[] {
+  if (range.granularity === "day") return [range];
+  const firstDay = Math.ceil(range.from.getTime() / dayMs) * dayMs;
+  const endDay = Math.floor(range.to.getTime() / dayMs) * dayMs;
+  if (firstDay >= endDay) return [range];
+  const part = (granularity: RollupGranularity, from: number, to: number): StatsRange[] =>
+    from < to ? [{ linkId: range.linkId, granularity, from: new Date(from), to: new Date(to) }] : [];
+  return [
+    ...part("hour", range.from.getTime(), firstDay),
+    ...part("day", firstDay, endDay),
+    ...part("hour", endDay, range.to.getTime()),
+  ];
+}
+
 /**
  * The reads behind `GET /links/:id/stats`. All of them seek the rollups primary key
  * (link, granularity, bucket, …), so their cost follows the number of buckets and values in the
@@ -46,14 +68,23 @@ export function createStatsRepository(db: Db) {
         .where(and(inRange(range), eq(rollups.dimension, "total")));
     },
 
-    /** Human clicks per value of each dimension: the `top` biggest, then the rest summed (value null). */
+    /**
+     * Human clicks per value of each dimension: the `top` biggest, then the rest summed (value null).
+     * Reads day rollups for the whole days of an hourly range ({@link coveringRanges}).
+     */
     async breakdowns(range: StatsRange, dimensions: readonly string[], top: number): Promise<BreakdownRow[]> {
       if (dimensions.length === 0) return [];
+      // One index range scan of the primary key per part, glued with UNION ALL.
+      const parts = coveringRanges(range).map(
+        (part) => sql`
+          select ${rollups.dimension} as dimension, ${rollups.value} as value, ${rollups.clicks} as clicks
+          from ${rollups}
+          where ${and(inRange(part), eq(rollups.traffic, "human"), inArray(rollups.dimension, [...dimensions]))}`,
+      );
       const result = await db.execute(sql`
         with totals as (
-          select ${rollups.dimension} as dimension, ${rollups.value} as value, sum(${rollups.clicks}) as clicks
-          from ${rollups}
-          where ${and(inRange(range), eq(rollups.traffic, "human"), inArray(rollups.dimension, [...dimensions]))}
+          select dimension, value, sum(clicks) as clicks
+          from (${sql.join(parts, sql` union all `)}) as parts
           group by 1, 2
         ),
         ranked as (

@@ -173,6 +173,29 @@ describe("GET /links/:id/stats", () => {
     });
   });
 
+  it("breaks an hourly range over several days down exactly as its hours add up", async () => {
+    // Hours of 11-20 and 11-22 around the whole day 11-21: read from hour and day rollups alike.
+    const across = async (from: string, to: string) =>
+      (
+        await (
+          await api.get(`/links/${linkId}/stats?interval=hour&from=${from}&to=${to}&groupBy=country`)
+        ).json()
+      ).breakdowns.country;
+    expect(await across("2026-11-20T10:00:00Z", "2026-11-22T12:00:00Z")).toEqual({
+      top: [
+        { value: "DE", clicks: 5 },
+        { value: "US", clicks: 3 },
+        { value: "FR", clicks: 1 },
+        { value: "unknown", clicks: 1 },
+      ],
+      other: 0,
+    });
+    expect(await across("2026-11-20T12:00:00Z", "2026-11-22T10:00:00Z")).toEqual({
+      top: [{ value: "DE", clicks: 3 }],
+      other: 0,
+    });
+  });
+
   it("breaks bots and previews down by reason, from the raw clicks", async () => {
     const stats = await (
       await api.get(`/links/${linkId}/stats?from=2026-11-20&to=2026-11-23&groupBy=reason`)
