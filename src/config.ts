@@ -171,6 +171,11 @@ export const configSchema = z
 
     READINESS_TIMEOUT_MS: z.coerce.number().int().min(50).max(30_000).default(1_000),
     METRICS_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
+    /**
+     * `npm run consumer`: port of its `/metrics` and `/healthz` listener (on HOST); unset, none. Off
+     * by default because several consumers may run on one host; 0 picks a free port (logged).
+     */
+    CONSUMER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
     TRUST_PROXY: boolFlag,
   })
   .superRefine((config, ctx) => {

@@ -1,16 +1,13 @@
-import { createClickConsumer } from "../analytics/click-consumer";
 import { ConfigError, loadConfig } from "../config";
 import { createLogger } from "../platform/log/logger";
-import { MetricsRegistry } from "../platform/metrics/metrics-registry";
-import { startNodeClickConsumer } from "../platform/node/node-click-consumer";
-import { createNodeCache, createNodeDatabase } from "../platform/node/node-platform";
+import { startConsumerRole } from "./consumer-role";
 
 /**
  * The click consumer as its own role (`npm run consumer`): reads the Redis Stream the servers write
  * to and stores the clicks, nothing else. Run as many as you like: they share the consumer group,
  * and each claims what a dead one left pending. Pair it with CLICK_CONSUMER=off on the servers, or
  * let it run beside the server's own consumer. SIGTERM/SIGINT: stop reading, finish and acknowledge
- * the batch in flight, exit 0.
+ * the batch in flight, exit 0. With CONSUMER_METRICS_PORT it also answers `/metrics` and `/healthz`.
  */
 async function main(): Promise<void> {
   let config: ReturnType<typeof loadConfig>;
@@ -34,20 +31,15 @@ async function main(): Promise<void> {
     logger.error("the consumer role needs DATABASE_URL: the embedded database belongs to the server");
     process.exit(1);
   }
-  const db = await createNodeDatabase(config, logger);
-  const { cache } = createNodeCache(config);
-  const metrics = new MetricsRegistry();
-  const consumer = createClickConsumer({ db, cache, metrics, logger, queue: "redis-stream" });
-  const running = startNodeClickConsumer(config, { consumer, metrics, logger })!;
+  const role = await startConsumerRole(config, logger);
 
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info("stopping", { signal });
-    await running.stop();
-    await Promise.allSettled([db.close(), cache.close()]);
-    logger.info("stopped", { metrics: metrics.snapshot() });
+    await role.stop();
+    logger.info("stopped", { metrics: role.metrics.snapshot() });
     process.exit(0);
   };
   process.once("SIGTERM", () => void stop("SIGTERM"));
