@@ -19,6 +19,7 @@ import {
   startBaseline,
   startEdgelink,
 } from "./lib/servers";
+import { dataScenarios } from "./scenarios-data";
 
 /** A redirect limit no single benchmark client reaches: the limiter runs on every request, never refuses. */
 const unreachedRedirectLimit = "1000000000/60s";
@@ -638,4 +639,4 @@ const apiCreate: Scenario = {
   },
 };
 
-export const scenarios: Scenario[] = [redirectHot, redirectMiss, apiCreate];
+export const scenarios: Scenario[] = [redirectHot, redirectMiss, apiCreate, ...dataScenarios];
