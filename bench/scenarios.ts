@@ -19,6 +19,7 @@ import {
   startBaseline,
   startEdgelink,
 } from "./lib/servers";
+import { redirectMix } from "./scenario-redirect-mix";
 import { dataScenarios } from "./scenarios-data";
 
 /** A redirect limit no single benchmark client reaches: the limiter runs on every request, never refuses. */
@@ -639,4 +640,4 @@ const apiCreate: Scenario = {
   },
 };
 
-export const scenarios: Scenario[] = [redirectHot, redirectMiss, apiCreate, ...dataScenarios];
+export const scenarios: Scenario[] = [redirectHot, redirectMix, redirectMiss, apiCreate, ...dataScenarios];

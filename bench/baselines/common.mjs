@@ -5,6 +5,11 @@ import cluster from "node:cluster";
 export const links = new Map([
   [process.env.BENCH_SLUG ?? "hot", process.env.BENCH_TARGET ?? "https://example.com/landing"],
 ]);
+// redirect-mix: the same BENCH_MIX_LINKS links the harness inserts into edgelink's Postgres,
+// `/<BENCH_MIX_PREFIX><n>` → `<BENCH_TARGET>/<n>` for n = 1..BENCH_MIX_LINKS.
+for (let n = 1; n <= Number(process.env.BENCH_MIX_LINKS ?? 0); n += 1) {
+  links.set(`${process.env.BENCH_MIX_PREFIX ?? "m"}${n}`, `${process.env.BENCH_TARGET}/${n}`);
+}
 /** edgelink's default `cacheControl` for a link. */
 export const cacheControl = "private, max-age=0";
 export const port = Number(process.env.PORT ?? 3000);

@@ -19,11 +19,17 @@ import {
 
 export type Generator = "wrk" | "autocannon";
 
-/** What to send. `fixed`: one URL; `cycle`: GET /<prefix><1..distinct>; `create`: POST unique bodies. */
+/**
+ * What to send. `fixed`: one URL; `cycle`: GET /<prefix><1..distinct>; `create`: POST unique bodies;
+ * `zipf`: GET /<prefix><rank>, rank in 1..distinct drawn with probability ∝ 1/rank^s, each request
+ * with a User-Agent drawn from `agents` and a Referer from `referrers` ("" = none), uniformly (a
+ * value listed twice is drawn twice as often).
+ */
 export type LoadShape =
   | { mode: "fixed"; path: string }
   | { mode: "cycle"; distinct: number; prefix?: string }
-  | { mode: "create"; path: string; auth: string; prefix?: string };
+  | { mode: "create"; path: string; auth: string; prefix?: string }
+  | { mode: "zipf"; distinct: number; s: number; prefix: string; agents: string[]; referrers: string[] };
 
 export interface LoadSpec {
   port: number;
@@ -85,9 +91,18 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
       ...process.env,
       BENCH_MODE: shape.mode,
       BENCH_PREFIX: prefix,
-      BENCH_DISTINCT: shape.mode === "cycle" ? String(shape.distinct) : "1",
-      BENCH_PATH: shape.mode === "cycle" ? "/" : shape.path,
+      BENCH_DISTINCT: shape.mode === "cycle" || shape.mode === "zipf" ? String(shape.distinct) : "1",
+      BENCH_PATH: shape.mode === "cycle" || shape.mode === "zipf" ? "/" : shape.path,
       BENCH_AUTH: shape.mode === "create" ? shape.auth : "",
+      ...(shape.mode === "zipf"
+        ? {
+            BENCH_ZIPF_S: String(shape.s),
+            BENCH_SEED: String(randomBytes(4).readUInt32LE()),
+            // One value per line; "-" stands for "no Referer" (wrk's Lua splits on non-empty lines).
+            BENCH_AGENTS: shape.agents.join("\n"),
+            BENCH_REFERRERS: shape.referrers.map((r) => r || "-").join("\n"),
+          }
+        : {}),
     };
     command = wrkPath;
     args = [
@@ -111,9 +126,10 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
         durationSec: spec.durationSec,
         mode: shape.mode,
         prefix,
-        distinct: shape.mode === "cycle" ? shape.distinct : 1,
+        distinct: shape.mode === "cycle" || shape.mode === "zipf" ? shape.distinct : 1,
         path: shape.mode === "create" ? shape.path : undefined,
         auth: shape.mode === "create" ? shape.auth : undefined,
+        ...(shape.mode === "zipf" ? { s: shape.s, agents: shape.agents, referrers: shape.referrers } : {}),
       }),
     ];
   }

@@ -2,9 +2,9 @@
  * Summarises `--cpu-prof` profiles: self time per function, mapped back through the bundle's
  * source map to src/ and node_modules/, so the top frames name edgelink's own code.
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { SourceMap } from "node:module";
-import { join, relative, resolve } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 
 interface CpuProfileNode {
   id: number;
@@ -17,26 +17,35 @@ interface CpuProfile {
   timeDeltas: number[];
 }
 
-const bundle = resolve("dist/node/server.js");
-let sourceMap: SourceMap | undefined;
+/** Source maps of the bundles seen in the profile (any `--bundle`, not only dist/node/server.js). */
+const sourceMaps = new Map<string, SourceMap | undefined>();
+function sourceMapOf(file: string): SourceMap | undefined {
+  if (!sourceMaps.has(file)) {
+    const map = `${file}.map`;
+    sourceMaps.set(file, existsSync(map) ? new SourceMap(JSON.parse(readFileSync(map, "utf8"))) : undefined);
+  }
+  return sourceMaps.get(file);
+}
 function mapped(frame: CpuProfileNode["callFrame"]): string {
   const name = frame.functionName || "(anonymous)";
   if (!frame.url) return name;
   let where = frame.url.replace(/^file:\/\//, "");
   let line = frame.lineNumber + 1;
-  if (where === bundle) {
-    sourceMap ??= new SourceMap(JSON.parse(readFileSync(`${bundle}.map`, "utf8")));
+  const sourceMap = where.endsWith(".js") ? sourceMapOf(where) : undefined;
+  if (sourceMap) {
     const entry = sourceMap.findEntry(frame.lineNumber, frame.columnNumber) as {
       originalSource?: string;
       originalLine?: number;
     };
     if (entry.originalSource) {
-      where = resolve(join(resolve("dist/node"), entry.originalSource.replace(/^file:\/\//, "")));
+      where = resolve(join(dirname(where), entry.originalSource.replace(/^file:\/\//, "")));
       line = (entry.originalLine ?? 0) + 1;
     }
   }
   if (where.startsWith("/")) where = relative(process.cwd(), where);
   where = where.replace(/^.*node_modules\//, "node_modules/");
+  // A bundle built from a copy of the tree (e.g. a commit's src/ unpacked elsewhere) maps to that copy.
+  if (!where.startsWith("node_modules/")) where = where.replace(/^.*?\/(src\/)/, "$1");
   return `${name} ${where}:${line}`;
 }
 

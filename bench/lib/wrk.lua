@@ -2,12 +2,20 @@
 --   fixed  : the URL given on the command line (static request, cheapest for wrk)
 --   cycle  : GET /<BENCH_PREFIX><n>, n = 1..BENCH_DISTINCT cycled (unknown slugs)
 --   create : POST BENCH_PATH with a unique JSON body per request and BENCH_AUTH
--- For cycle/create every status code is counted. done() prints one line: BENCH_JSON {...}.
+--   zipf   : GET /<BENCH_PREFIX><rank>, rank in 1..BENCH_DISTINCT with P(rank) ∝ 1/rank^BENCH_ZIPF_S,
+--            User-Agent and Referer drawn from BENCH_AGENTS / BENCH_REFERRERS (one per line, "-" = none)
+-- For cycle/create/zipf every status code is counted. done() prints one line: BENCH_JSON {...}.
 local mode = os.getenv("BENCH_MODE") or "fixed"
 local prefix = os.getenv("BENCH_PREFIX") or ""
 local distinct = tonumber(os.getenv("BENCH_DISTINCT") or "1")
 local path = os.getenv("BENCH_PATH") or "/"
 local auth = os.getenv("BENCH_AUTH")
+
+local function lines(text)
+  local list = {}
+  for line in string.gmatch(text or "", "[^\n]+") do table.insert(list, line) end
+  return list
+end
 
 local threads = {}
 function setup(thread)
@@ -29,6 +37,34 @@ elseif mode == "create" then
     n = n + 1
     local body = '{"url":"https://example.com/bench/' .. prefix .. '/' .. thread_index .. '/' .. n .. '"}'
     return wrk.format("POST", path, headers, body)
+  end
+elseif mode == "zipf" then
+  local s = tonumber(os.getenv("BENCH_ZIPF_S") or "1")
+  local agents = lines(os.getenv("BENCH_AGENTS"))
+  local referrers = lines(os.getenv("BENCH_REFERRERS"))
+  if #agents == 0 then agents = { "wrk" } end
+  if #referrers == 0 then referrers = { "-" } end
+  math.randomseed(tonumber(os.getenv("BENCH_SEED") or "1"))
+  -- Cumulative probabilities; a draw is a binary search (17 steps for 100k ranks).
+  local cdf, total = {}, 0
+  for k = 1, distinct do
+    total = total + 1 / k ^ s
+    cdf[k] = total
+  end
+  for k = 1, distinct do cdf[k] = cdf[k] / total end
+  local function rank()
+    local u, lo, hi = math.random(), 1, distinct
+    while lo < hi do
+      local mid = math.floor((lo + hi) / 2)
+      if cdf[mid] < u then lo = mid + 1 else hi = mid end
+    end
+    return lo
+  end
+  request = function()
+    local headers = { ["User-Agent"] = agents[math.random(#agents)] }
+    local referrer = referrers[math.random(#referrers)]
+    if referrer ~= "-" then headers["Referer"] = referrer end
+    return wrk.format("GET", "/" .. prefix .. rank(), headers)
   end
 end
 
