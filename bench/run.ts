@@ -142,10 +142,13 @@ const ctx: Context = {
   log,
 };
 
+const onlyJobs = selected.every((s) => s.kind === "job");
 const header = [
   `edgelink bench ${startedAt.toISOString()} · commit ${gitCommit} · Node ${process.version}`,
-  `generator: ${generator}${generator === "wrk" ? " -t1 (Lua script bench/lib/wrk.lua)" : " (bench/lib/autocannon-child.mjs, own process)"}` +
-    `${wrkPath ? "" : " — wrk not installed"} · ${rounds} rounds × ${durationSec} s per row, interleaved, after ${warmupSec} s warm-up per row`,
+  onlyJobs
+    ? `job scenarios only (no load generator): ${rounds} interleaved rounds, each job run whole${jobSize ? ` (--size ${jobSize})` : ""}`
+    : `generator: ${generator}${generator === "wrk" ? " -t1 (Lua script bench/lib/wrk.lua)" : " (bench/lib/autocannon-child.mjs, own process)"}` +
+      `${wrkPath ? "" : " — wrk not installed"} · ${rounds} rounds × ${durationSec} s per row, interleaved, after ${warmupSec} s warm-up per row`,
   `placement: ${placement.describe()}`,
   `edgelink under test: ${values.bundle ?? "dist/node/server.js (built from the working tree)"}` +
     `${values.compare ? ` · compared with ${values.compare}` : ""}`,
