@@ -13,12 +13,22 @@ if ARGV[4] == '0' then redis.call('SET', KEYS[1], ARGV[1]) else redis.call('SET'
 return 1
 `;
 
+/** Sets KEYS[i] to ARGV[i], each with the TTL in the last argument (seconds; 0 = none). */
+const setManyScript = `
+local ttl = ARGV[#ARGV]
+for i, key in ipairs(KEYS) do
+  if ttl == '0' then redis.call('SET', key, ARGV[i]) else redis.call('SET', key, ARGV[i], 'EX', ttl) end
+end
+return #KEYS
+`;
+
 /**
  * The cache port over an `@upstash/redis` client — Upstash's REST API at the edge, or a standard
  * Redis over TCP on Node through a custom requester. The client (de)serialises JSON itself.
  */
 export class UpstashCache implements Cache {
   private setIfScript: ReturnType<Redis["createScript"]> | undefined;
+  private setManyScript: ReturnType<Redis["createScript"]> | undefined;
 
   constructor(
     private readonly redis: Redis,
@@ -74,12 +84,13 @@ export class UpstashCache implements Cache {
     options: { ttlSeconds?: number } = {},
   ): Promise<void> {
     if (entries.length === 0) return;
-    const pipeline = this.redis.pipeline();
-    for (const [key, value] of entries) {
-      if (options.ttlSeconds) pipeline.set(keyPrefix + key, value, { ex: options.ttlSeconds });
-      else pipeline.set(keyPrefix + key, value);
-    }
-    await pipeline.exec();
+    // One command for the lot (a bulk import invalidates 500 links at once): a pipeline of SETs
+    // costs the client a reply to decode per key, which was most of a bulk import's CPU.
+    this.setManyScript ??= this.redis.createScript(setManyScript);
+    const keys = entries.map(([key]) => keyPrefix + key);
+    const args = entries.map(([, value]) => (typeof value === "string" ? value : JSON.stringify(value)));
+    args.push(String(options.ttlSeconds ?? 0));
+    await this.setManyScript.exec(keys, args);
   }
 
   async delete(...keys: string[]): Promise<number> {
