@@ -25,6 +25,32 @@ for (const implementation of cachesUnderTest()) {
       expect(await cache.hyperLogLogCount(k)).toBe(3);
     });
 
+    it("applies many increments and HyperLogLog additions in one call, the TTL only on creation", async () => {
+      const [live, other, day, empty] = [key(), key(), key(), key()];
+      await cache.increment(live, 5);
+      await cache.countMany(
+        [
+          [live, 3],
+          [other, 1],
+        ],
+        [
+          [day, ["v1", "v2", "v1"]],
+          [empty, []],
+        ],
+        { hyperLogLogTtlSeconds: 1 },
+      );
+      await cache.countMany([[live, 2]], [[day, ["v3"]]], { hyperLogLogTtlSeconds: 60 });
+      expect(await cache.increment(live, 0)).toBe(10);
+      expect(await cache.increment(other, 0)).toBe(1);
+      expect(await cache.hyperLogLogCount(day)).toBe(3);
+      expect(await cache.hyperLogLogCount(empty)).toBe(0);
+      // The first TTL holds: the second call's 60 s did not extend the day's key.
+      await new Promise((resolve) => setTimeout(resolve, 1_200));
+      expect(await cache.hyperLogLogCount(day)).toBe(0);
+      expect(await cache.increment(live, 0)).toBe(10);
+      await cache.countMany([], []);
+    });
+
     it("estimates a thousand visitors within 2% and unions several keys (days) in one count", async () => {
       const monday = key();
       const tuesday = key();

@@ -40,6 +40,16 @@ export interface Cache {
    * created. Answers whether the estimate changed.
    */
   hyperLogLogAdd(key: string, values: readonly string[], options?: { ttlSeconds?: number }): Promise<boolean>;
+  /**
+   * Many {@link increment}s and {@link hyperLogLogAdd}s in one round trip (a click batch's live
+   * counters): `hyperLogLogTtlSeconds` applies to each HyperLogLog when it is created. Not atomic
+   * as a whole; each command is.
+   */
+  countMany(
+    increments: readonly (readonly [key: string, by: number])[],
+    hyperLogLogs: readonly (readonly [key: string, values: readonly string[]])[],
+    options?: { hyperLogLogTtlSeconds?: number },
+  ): Promise<void>;
   /** The estimated number of distinct values across `keys` (Redis PFCOUNT, ~0.81% error; exact in memory). */
   hyperLogLogCount(...keys: string[]): Promise<number>;
   /** A trivial round trip; rejects when the backing store is unreachable. */

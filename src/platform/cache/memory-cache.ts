@@ -103,6 +103,17 @@ export class MemoryCache implements Cache {
     return value;
   }
 
+  async countMany(
+    increments: readonly (readonly [key: string, by: number])[],
+    hyperLogLogs: readonly (readonly [key: string, values: readonly string[]])[],
+    options: { hyperLogLogTtlSeconds?: number } = {},
+  ): Promise<void> {
+    for (const [key, by] of increments) await this.increment(key, by);
+    for (const [key, values] of hyperLogLogs) {
+      await this.hyperLogLogAdd(key, values, { ttlSeconds: options.hyperLogLogTtlSeconds });
+    }
+  }
+
   /** An exact Set stands in for the HyperLogLog: same answers, minus the estimation error. */
   async hyperLogLogAdd(
     key: string,

@@ -23,12 +23,34 @@ return #KEYS
 `;
 
 /**
+ * KEYS: the counters, then the HyperLogLogs. ARGV: the number of counters, the HyperLogLog TTL
+ * (0 = none), each counter's increment, then per HyperLogLog its number of values and the values.
+ */
+const countManyScript = `
+local counters = tonumber(ARGV[1])
+local ttl = tonumber(ARGV[2])
+local at = 3
+for i = 1, counters do
+  redis.call('INCRBY', KEYS[i], ARGV[at])
+  at = at + 1
+end
+for i = counters + 1, #KEYS do
+  local n = tonumber(ARGV[at])
+  redis.call('PFADD', KEYS[i], unpack(ARGV, at + 1, at + n))
+  if ttl > 0 then redis.call('EXPIRE', KEYS[i], ttl, 'NX') end
+  at = at + n + 1
+end
+return #KEYS
+`;
+
+/**
  * The cache port over an `@upstash/redis` client — Upstash's REST API at the edge, or a standard
  * Redis over TCP on Node through a custom requester. The client (de)serialises JSON itself.
  */
 export class UpstashCache implements Cache {
   private setIfScript: ReturnType<Redis["createScript"]> | undefined;
   private setManyScript: ReturnType<Redis["createScript"]> | undefined;
+  private countManyScript: ReturnType<Redis["createScript"]> | undefined;
 
   constructor(
     private readonly redis: Redis,
@@ -120,6 +142,22 @@ export class UpstashCache implements Cache {
       .expire(full, options.ttlSeconds, "NX")
       .exec();
     return changed === 1;
+  }
+
+  async countMany(
+    increments: readonly (readonly [key: string, by: number])[],
+    hyperLogLogs: readonly (readonly [key: string, values: readonly string[]])[],
+    options: { hyperLogLogTtlSeconds?: number } = {},
+  ): Promise<void> {
+    // Without values a HyperLogLog has nothing to add (and PFADD would create an empty one).
+    const logs = hyperLogLogs.filter(([, values]) => values.length > 0);
+    if (increments.length === 0 && logs.length === 0) return;
+    this.countManyScript ??= this.redis.createScript(countManyScript);
+    const keys = [...increments.map(([key]) => keyPrefix + key), ...logs.map(([key]) => keyPrefix + key)];
+    const args = [String(increments.length), String(options.hyperLogLogTtlSeconds ?? 0)];
+    for (const [, by] of increments) args.push(String(by));
+    for (const [, values] of logs) args.push(String(values.length), ...values);
+    await this.countManyScript.exec(keys, args);
   }
 
   async hyperLogLogCount(...keys: string[]): Promise<number> {
