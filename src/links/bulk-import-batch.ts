@@ -19,6 +19,12 @@ export interface StoredBatch {
   /** `failed` is the code of a database failure, which stops the import. */
   outcome: Promise<{ results: ImportLineResult[]; failed: ErrorCode | null }>;
   settled: boolean;
+  /**
+   * Resolves once the batch is off the database (its INSERT answered, or it failed): its results
+   * may still wait for the cache invalidation, but it no longer holds one of the import's inserts.
+   */
+  inserted: Promise<void>;
+  inserting: boolean;
 }
 
 export interface BatchDeps {
@@ -59,12 +65,20 @@ export function storeBatch(
   });
   const blockers = inFlight.filter((other) => [...slugs].some((slug) => other.slugs.has(slug)));
 
+  let leaveDatabase!: () => void;
+  const inserted = new Promise<void>((resolve) => {
+    leaveDatabase = resolve;
+  });
   const outcome = (async () => {
     await Promise.all(blockers.map((other) => other.outcome));
     try {
       const created = await deps.linkService.createMany(
         deps.workspaceId,
         valid.map(({ input }) => input),
+        () => {
+          stored.inserting = false;
+          leaveDatabase();
+        },
       );
       created.forEach((result, i) => {
         const { at } = valid[i]!;
@@ -93,9 +107,11 @@ export function storeBatch(
       return { results, failed: code };
     }
   })();
-  const stored: StoredBatch = { slugs, outcome, settled: false };
+  const stored: StoredBatch = { slugs, outcome, settled: false, inserted, inserting: true };
   outcome.then(() => {
     stored.settled = true;
+    stored.inserting = false;
+    leaveDatabase();
   });
   return stored;
 }

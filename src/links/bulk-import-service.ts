@@ -60,9 +60,11 @@ const drained = Symbol("drained");
  * created under the same rules (`linkService.createMany`); a bad line or a taken slug fails alone.
  *
  * Reading, validating and storing overlap: up to `concurrency` batches are in the database while
- * the next one is read, and reading waits when they are all busy — so memory holds at most
- * `concurrency + 1` batches whatever the size of the body. A batch that is not full is stored
- * `flushAfterMs` after its first line, so a slow sender sees results as it goes.
+ * the next one is read, and that one waits, full, for the first INSERT to answer. A batch whose
+ * INSERT answered no longer counts against `concurrency` while its cache invalidation runs (its
+ * results still wait for it), but at most `concurrency + 1` batches are in flight — so memory
+ * holds at most `concurrency + 2` batches whatever the size of the body. A batch that is not
+ * full is stored `flushAfterMs` after its first line, so a slow sender sees results as it goes.
  *
  * Ends by throwing {@link ImportAbort} when it must stop early, after yielding every result before.
  *
@@ -89,14 +91,20 @@ export async function* importLinks(
   let pending: Promise<IteratorResult<ImportRecord>> | undefined = read();
   let due: Promise<typeof flush> | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let flushed = false;
   let lastRead = 0;
   let lastAnswered = 0;
   let failure: unknown;
   let databaseFailed: ErrorCode | null = null;
+  // One watcher per front batch, not one `.then` per line read.
+  let watched: StoredBatch | undefined;
+  let frontAnswered: Promise<typeof drained> | undefined;
 
+  const inserting = () => inFlight.filter((stored) => stored.inserting);
   const startBatch = () => {
     clearTimeout(timer);
     due = undefined;
+    flushed = false;
     if (batch.length > 0) inFlight.push(storeBatch(deps, batch, inFlight));
     batch = [];
   };
@@ -114,15 +122,31 @@ export async function* importLinks(
           batch = [];
         }
       }
-      if (!pending || inFlight.length >= concurrency) {
-        if (!pending) startBatch();
-        if (inFlight[0]) await inFlight[0].outcome;
+      const ready = batch.length >= options.batchSize || (batch.length > 0 && (flushed || !pending));
+      const busy = inserting();
+      if (ready && busy.length < concurrency) {
+        startBatch();
+        continue;
+      }
+      // The next batch is read while the database holds `concurrency` inserts, so it starts the
+      // moment one answers; batches waiting only for their cache invalidation are bounded too.
+      if (!pending || ready || inFlight.length > concurrency) {
+        const front = inFlight[0];
+        if (front) await Promise.race([front.outcome, ...(busy[0] ? [busy[0].inserted] : [])]);
         continue;
       }
       let next: IteratorResult<ImportRecord> | typeof flush | typeof drained;
       try {
-        const front = inFlight[0]?.outcome.then((): typeof drained => drained);
-        next = await Promise.race([pending, ...(due ? [due] : []), ...(front ? [front] : [])]);
+        const front = inFlight[0];
+        if (front !== watched) {
+          watched = front;
+          frontAnswered = front?.outcome.then((): typeof drained => drained);
+        }
+        next = await Promise.race([
+          pending,
+          ...(due ? [due] : []),
+          ...(frontAnswered ? [frontAnswered] : []),
+        ]);
       } catch (error) {
         failure = error;
         pending = undefined;
@@ -130,7 +154,8 @@ export async function* importLinks(
       }
       if (next === drained) continue;
       if (next === flush) {
-        startBatch();
+        due = undefined;
+        flushed = true;
         continue;
       }
       if (next.done) {
@@ -140,8 +165,7 @@ export async function* importLinks(
       batch.push(next.value);
       lastRead = next.value.line;
       pending = read();
-      if (batch.length >= options.batchSize) startBatch();
-      else
+      if (batch.length < options.batchSize)
         due ??= new Promise((resolve) => {
           timer = setTimeout(() => resolve(flush), flushAfterMs);
         });

@@ -125,8 +125,16 @@ export function createLinkService(deps: { links: LinkRepository; cache: LinkCach
      * Creates many links with one INSERT, each under the rules of {@link create}. An input whose
      * slug is taken — already, or by an earlier input of the same call — fails alone; a generated
      * slug that collides is retried on its own. Results are in input order.
+     *
+     * `onInserted` is called as soon as the INSERT has answered, before the cache invalidation
+     * that the results still wait for: a caller that paces its inserts (a bulk import keeps a few
+     * on the database at once) can start the next one without letting a result out early.
      */
-    async createMany(workspaceId: string, inputs: LinkInput[]): Promise<LinkResult<CreatedLink>[]> {
+    async createMany(
+      workspaceId: string,
+      inputs: LinkInput[],
+      onInserted?: () => void,
+    ): Promise<LinkResult<CreatedLink>[]> {
       const prepared = await Promise.all(inputs.map((input) => prepare(workspaceId, input)));
       const claimed = new Set<string>();
       const rows: { index: number; row: NewLink }[] = [];
@@ -141,7 +149,12 @@ export function createLinkService(deps: { links: LinkRepository; cache: LinkCach
         rows.push({ index, row: { ...result.value, slug } });
         return undefined;
       });
-      const created = await links.createManySkippingTaken(rows.map(({ row }) => row));
+      let created: CreatedLink[];
+      try {
+        created = await links.createManySkippingTaken(rows.map(({ row }) => row));
+      } finally {
+        onInserted?.();
+      }
       await cache.invalidateMany(created);
       const byKey = new Map(created.map((link) => [`${link.domain}/${link.slug}`, link]));
       for (const { index, row } of rows) {

@@ -24,15 +24,30 @@ export const slugSchema = z
 const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 /**
+ * CSPRNG bytes drawn 4 KiB at a time and each used once: one `getRandomValues` call per slug was
+ * the most expensive line of a bulk import (the call, not the randomness, costs).
+ */
+const pool = new Uint8Array(4096);
+let pooled = 0;
+
+function randomByte(): number {
+  if (pooled === 0) {
+    crypto.getRandomValues(pool);
+    pooled = pool.length;
+  }
+  pooled -= 1;
+  return pool[pooled]!;
+}
+
+/**
  * A random base62 slug from the platform CSPRNG. Bytes ≥ 248 are rejected so every character is
  * equally likely (256 is not a multiple of 62).
  */
 export function generateSlug(length: number): string {
   let slug = "";
   while (slug.length < length) {
-    for (const byte of crypto.getRandomValues(new Uint8Array(length * 2))) {
-      if (byte < 248 && slug.length < length) slug += alphabet[byte % 62];
-    }
+    const byte = randomByte();
+    if (byte < 248) slug += alphabet[byte % 62];
   }
   return slug;
 }
