@@ -75,6 +75,7 @@ export async function startDataServer(ctx: Context, settings: Record<string, str
       ...settings,
     },
     cores: placement.singleServer,
+    profileDir: ctx.profileDir,
     bundle: ctx.bundle,
   });
 }
