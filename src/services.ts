@@ -76,6 +76,7 @@ export function createServices(platform: Platform): Services {
       localMax: config.LINK_CACHE_LOCAL_MAX,
       redisTtlSeconds: config.LINK_CACHE_REDIS_TTL_SECONDS,
       negativeTtlSeconds: config.NEGATIVE_CACHE_TTL_SECONDS,
+      shared: platform.cache.kind !== "memory",
     },
     { metrics, logger },
   );

@@ -49,6 +49,13 @@ export interface LinkCacheOptions {
   negativeTtlSeconds: number;
   /** Milliseconds clock for ages and the local TTL; tests pass their own. Default `Date.now`. */
   now?: () => number;
+  /**
+   * Whether other processes share the `redis` cache (default true). The embedded default's
+   * in-process cache has this process as its only writer, and the in-process supersession of fills
+   * covers every race there: no generation markers are kept (one per created link would fill the
+   * bounded in-process cache during a bulk import).
+   */
+  shared?: boolean;
 }
 
 /** A Postgres read in flight, shared by the lookups of this process that saw the same generation. */

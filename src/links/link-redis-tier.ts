@@ -38,16 +38,21 @@ export const fillWriteWindowMs = 30_000;
 export class LinkRedisTier {
   private readonly markerTtlSeconds: number;
 
+  private readonly markers: boolean;
+
   constructor(
     private readonly cache: Cache,
-    private readonly ttl: { redisTtlSeconds: number; negativeTtlSeconds: number },
+    private readonly ttl: { redisTtlSeconds: number; negativeTtlSeconds: number; shared?: boolean },
   ) {
+    // Unshared (one process): fills superseded in-process never write, so no generations are needed.
+    this.markers = ttl.shared ?? true;
     this.markerTtlSeconds =
       Math.max(ttl.redisTtlSeconds, ttl.negativeTtlSeconds) + 2 * Math.ceil(fillWriteWindowMs / 1000);
   }
 
   /** One round trip (MGET of the entry and its generation). */
   async read(key: string): Promise<TierRead> {
+    if (!this.markers) return { value: await this.cache.get<Cached>(key), generation: null };
     const [stored, generation] = await this.cache.getMany<[Stored, string]>(key, markerKey(key));
     const current = stored !== null && (stored.generation ?? null) === generation;
     return { value: current ? stored : null, generation };
@@ -59,6 +64,7 @@ export class LinkRedisTier {
    */
   write(key: string, value: Cached, generation: string | null): Promise<boolean> {
     const ttlSeconds = "entry" in value ? this.ttl.redisTtlSeconds : this.ttl.negativeTtlSeconds;
+    if (!this.markers) return this.cache.set(key, value, { ttlSeconds }).then(() => true);
     const stored: Stored = { ...value, generation };
     return this.cache.setIf(key, stored, { key: markerKey(key), equals: generation }, { ttlSeconds });
   }
@@ -68,6 +74,10 @@ export class LinkRedisTier {
    * trip: the markers (one pipeline) and the delete go out together; only the markers must land.
    */
   async invalidate(keys: readonly string[]): Promise<void> {
+    if (!this.markers) {
+      await this.cache.delete(...keys);
+      return;
+    }
     const markers = keys.map((key) => [markerKey(key), crypto.randomUUID()] as const);
     const [marked] = await Promise.allSettled([
       this.cache.setMany(markers, { ttlSeconds: this.markerTtlSeconds }),
