@@ -1,4 +1,5 @@
 import type { ServedVisit } from "../analytics/click-recorder";
+import { requestSeriesOf } from "../http/request-metrics";
 import { type HeaderReader, resolveClientIp } from "../ratelimit/client-ip";
 import { rateLimitHeaders } from "../ratelimit/rate-limit-headers";
 import type { Services } from "../services";
@@ -69,26 +70,8 @@ export function createRedirectFastPath(
   const decideNow = rateLimiter.decideNow?.bind(rateLimiter);
   if (!decideNow) return () => undefined;
   const onRecordError = (error: unknown) => logger.warn("click hand-off failed", { error });
-  // The request metrics' series per method and status, bound once: the same series the app's
-  // request-metrics middleware counts into.
-  const series = new Map<string, { count: () => void; time: (seconds: number) => void }>();
-  const requestSeries = (method: string, status: number) => {
-    const id = `${method} ${status}`;
-    let found = series.get(id);
-    if (!found) {
-      const labels = { method, route: routeLabel, status: String(status) };
-      found = {
-        count: metrics.boundCounter("http_requests_total", "HTTP requests served", labels),
-        time: metrics.boundHistogram(
-          "http_request_duration_seconds",
-          "Time from request to response headers",
-          labels,
-        ),
-      };
-      series.set(id, found);
-    }
-    return found;
-  };
+  // The same series the app's request-metrics middleware counts into.
+  const requestSeries = requestSeriesOf(metrics);
 
   return function serveFast(request) {
     const started = performance.now();
@@ -139,7 +122,7 @@ export function createRedirectFastPath(
       status,
       headers: responseHeaders,
       after() {
-        const { count, time } = requestSeries(request.method, status);
+        const { count, time } = requestSeries(request.method, routeLabel, status);
         count();
         time((performance.now() - started) / 1000);
         clickRecorder.record(visit).catch(onRecordError);
