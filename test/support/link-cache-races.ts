@@ -15,7 +15,7 @@ const defaults: LinkCacheOptions = {
 };
 
 /** A links row as Postgres would answer it; only `url` varies between versions. */
-function row(slug: string, url: string): Link {
+export function row(slug: string, url: string): Link {
   const at = new Date(0);
   return {
     id: "00000000-0000-4000-8000-000000000001",

@@ -1,30 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { LinkCache } from "../../src/links/link-cache";
-import type { Link } from "../../src/links/link-repository";
 import { MemoryCache } from "../../src/platform/cache/memory-cache";
 import { createLogger } from "../../src/platform/log/logger";
 import { MetricsRegistry } from "../../src/platform/metrics/metrics-registry";
+import { row } from "../support/link-cache-races";
 
-const link = (url: string): Link => ({
-  id: "00000000-0000-4000-8000-000000000001",
-  workspaceId: "00000000-0000-4000-8000-000000000002",
-  domain: "solo.test",
-  slug: "solo",
-  url,
-  title: null,
-  tags: [],
-  expiresAt: null,
-  expiredUrl: null,
-  maxClicks: null,
-  clickCount: 0,
-  redirectStatus: 302,
-  cacheControl: "private, max-age=0",
-  passwordHash: null,
-  utm: null,
-  rules: null,
-  createdAt: new Date(0),
-  updatedAt: new Date(0),
-});
+const link = (url: string) => ({ ...row("solo", url), domain: "solo.test" });
 
 /** The embedded default: this process is the in-process cache's only writer. */
 function solo() {
