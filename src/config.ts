@@ -145,8 +145,16 @@ export const configSchema = z
      * (`clicks_served_total`) but no click is queued or stored; maxClicks still counts in Postgres.
      */
     CLICK_RECORDING: z.enum(["on", "off"]).default("on"),
-    /** Click analytics: where the Node consumer runs (auto: the maintenance process; off: `npm run consumer`). */
+    /**
+     * Click analytics: where the Node consumer runs. auto: in a cluster, a process of its own forked
+     * by the primary (in a single process, that process); off: not in the server (`npm run consumer`).
+     */
     CLICK_CONSUMER: z.enum(["auto", "off"]).default("auto"),
+    /**
+     * How many steps of CPU priority (nice) below the web workers the cluster's consumer process
+     * runs: under full load redirects win the CPU and the stream holds the backlog. 0: the same.
+     */
+    CLICK_CONSUMER_NICE: z.coerce.number().int().min(0).max(19).default(10),
     /** Raw clicks older than this are pruned by maintenance; rollups are kept forever. */
     CLICK_RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).default(90),
     /** Events per consumer batch (and per in-process flush). */

@@ -49,14 +49,36 @@ export function workerExecArgv(
   return [...execArgv, `--max-semi-space-size=${semiSpaceMb}`];
 }
 
+/** What a forked process is for; the primary hands it over in the environment. */
+export type ProcessRole = "server" | "server+maintenance" | "consumer";
+
+/** The environment variable that carries a forked process's {@link ProcessRole}. */
+export const processRoleVariable = "EDGELINK_PROCESS_ROLE";
+
 /**
- * The primary: forks `count` workers (with `execArgv`, by default the primary's own flags), replaces
- * any that dies (with exponential backoff while they keep dying young, so a crash loop does not
+ * The processes of a cluster: `servers` web workers, the first of them also running housekeeping,
+ * and with `withConsumer`, the click consumer in a process of its own.
+ *
+ * @example
+ * clusterRoles(2, true); // ["server+maintenance", "server", "consumer"]
+ */
+export function clusterRoles(servers: number, withConsumer: boolean): ProcessRole[] {
+  const roles: ProcessRole[] = Array.from({ length: servers }, (_, i) =>
+    i === 0 ? "server+maintenance" : "server",
+  );
+  if (withConsumer) roles.push("consumer");
+  return roles;
+}
+
+/**
+ * The primary: forks one process per entry of `processes` (with `execArgv`, by default the
+ * primary's own flags; the role in {@link processRoleVariable}), replaces any that dies with one
+ * of the same role (with exponential backoff while they keep dying young, so a crash loop does not
  * spin), relays metrics requests, and on SIGTERM/SIGINT asks every worker to drain and exits 0
  * once they are gone.
  */
 export function superviseWorkers(options: {
-  count: number;
+  processes: ProcessRole[];
   shutdownTimeoutMs: number;
   logger: Logger;
   execArgv?: string[];
@@ -65,17 +87,17 @@ export function superviseWorkers(options: {
   if (options.execArgv) cluster.setupPrimary({ execArgv: options.execArgv });
   let stopping = false;
   let quickDeaths = 0;
-  const startedAt = new Map<number, number>();
+  const started = new Map<number, { at: number; role: ProcessRole }>();
 
-  const fork = () => {
-    const worker = cluster.fork();
-    startedAt.set(worker.id, Date.now());
+  const fork = (role: ProcessRole) => {
+    const worker = cluster.fork({ [processRoleVariable]: role });
+    started.set(worker.id, { at: Date.now(), role });
     worker.on("message", (message: ClusterMessage) => relayMetrics(worker, message));
   };
 
   cluster.on("exit", (worker, code, signal) => {
-    const lived = Date.now() - (startedAt.get(worker.id) ?? 0);
-    startedAt.delete(worker.id);
+    const record = started.get(worker.id);
+    started.delete(worker.id);
     if (stopping) {
       if (Object.keys(cluster.workers ?? {}).length === 0) {
         logger.info("all workers stopped; exiting");
@@ -83,23 +105,28 @@ export function superviseWorkers(options: {
       }
       return;
     }
+    const lived = Date.now() - (record?.at ?? 0);
     quickDeaths = lived < stableAfterMs ? quickDeaths + 1 : 0;
     const delay = restartDelayMs(quickDeaths);
+    const role = record?.role ?? "server";
     logger.warn("worker died; replacing", {
       pid: worker.process.pid,
+      role,
       code,
       signal,
       livedMs: lived,
       restartInMs: delay,
     });
-    setTimeout(() => !stopping && fork(), delay);
+    setTimeout(() => !stopping && fork(role), delay);
   });
 
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
     logger.info("draining workers", { signal, deadlineMs: options.shutdownTimeoutMs });
-    for (const worker of Object.values(cluster.workers ?? {})) worker?.send({ type: "shutdown" });
+    // A signal, not a message: a worker still loading has no message listener yet and would miss
+    // it, while a signal ends it at once (it has nothing to drain) or reaches its drain handler.
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill("SIGTERM");
     // Workers enforce the drain deadline themselves; this only catches one that hangs past it.
     setTimeout(() => {
       logger.error("workers did not stop in time; killing them");
@@ -111,7 +138,7 @@ export function superviseWorkers(options: {
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);
 
-  for (let i = 0; i < options.count; i += 1) fork();
+  for (const role of options.processes) fork(role);
 }
 
 const pending = new Map<

@@ -27,10 +27,14 @@ export async function startServer(
   config: Config,
   logger: Logger,
   /**
-   * `runsMaintenance`: this is the one process of the deployment that runs housekeeping and, with
-   * Redis and CLICK_CONSUMER=auto, the click stream consumer.
+   * `runsMaintenance`: this is the one process of the deployment that runs housekeeping.
+   * `runsClickConsumer`: with Redis and CLICK_CONSUMER=auto, this process consumes the click stream.
    */
-  options: { extend?: (platform: Platform) => Platform; runsMaintenance: boolean },
+  options: {
+    extend?: (platform: Platform) => Platform;
+    runsMaintenance: boolean;
+    runsClickConsumer: boolean;
+  },
 ): Promise<RunningServer> {
   const base = await createNodePlatform(config, logger);
   const platform = options.extend ? options.extend(base) : base;
@@ -64,7 +68,9 @@ export async function startServer(
       }, maintenanceEveryMs)
     : undefined;
   const clickConsumer =
-    options.runsMaintenance && config.CLICK_CONSUMER === "auto" && services.clickQueue.kind === "redis-stream"
+    options.runsClickConsumer &&
+    config.CLICK_CONSUMER === "auto" &&
+    services.clickQueue.kind === "redis-stream"
       ? startNodeClickConsumer(config, {
           consumer: services.clickConsumer,
           metrics: platform.metrics,

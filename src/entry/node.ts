@@ -1,15 +1,24 @@
 import cluster from "node:cluster";
-import { availableParallelism } from "node:os";
+import { availableParallelism, getPriority, setPriority } from "node:os";
 import { type Config, ConfigError, loadConfig } from "../config";
 import { createLogger, type Logger } from "../platform/log/logger";
 import { usesEmbeddedDatabase } from "../platform/node/node-platform";
-import { joinClusterMetrics, superviseWorkers, workerExecArgv } from "./node-cluster";
+import { type RunningConsumerRole, startConsumerRole } from "./consumer-role";
+import {
+  clusterRoles,
+  joinClusterMetrics,
+  type ProcessRole,
+  processRoleVariable,
+  superviseWorkers,
+  workerExecArgv,
+} from "./node-cluster";
 import { type RunningServer, startServer } from "./node-server";
 
 /**
  * The self-hosted entry. With a real Postgres it runs a `node:cluster` of WEB_CONCURRENCY workers
- * (default: available parallelism) sharing one port; on the embedded PGlite, whose data directory
- * one process owns, it serves from a single process.
+ * (default: available parallelism) sharing one port, and with Redis and CLICK_CONSUMER=auto one
+ * more process that consumes the click stream at a lower CPU priority; on the embedded PGlite,
+ * whose data directory one process owns, it serves (and consumes) from a single process.
  */
 async function main(): Promise<void> {
   let config: Config;
@@ -32,14 +41,59 @@ async function main(): Promise<void> {
     const count = config.WEB_CONCURRENCY ?? availableParallelism();
     // Signal handlers go in before the log line, so a SIGTERM right after it is never fatal.
     const execArgv = workerExecArgv(process.execArgv, process.env.NODE_OPTIONS, config.V8_MAX_SEMI_SPACE_MB);
-    superviseWorkers({ count, shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS, logger, execArgv });
-    logger.info("starting cluster", { workers: count, port: config.PORT, execArgv });
+    const withConsumer =
+      config.CLICK_CONSUMER === "auto" && Boolean(config.REDIS_URL || config.UPSTASH_REDIS_REST_URL);
+    const processes = clusterRoles(count, withConsumer);
+    superviseWorkers({ processes, shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS, logger, execArgv });
+    logger.info("starting cluster", {
+      workers: count,
+      clickConsumer: withConsumer ? `own process, nice +${config.CLICK_CONSUMER_NICE}` : "none",
+      port: config.PORT,
+      execArgv,
+    });
     return;
   }
-  return serveUntilSignal(config, logger, true);
+  const role = (process.env[processRoleVariable] ?? "server") as ProcessRole;
+  if (role === "consumer") return consumeUntilSignal(config, logger);
+  return serveUntilSignal(config, logger, true, role === "server+maintenance");
 }
 
-async function serveUntilSignal(config: Config, logger: Logger, inCluster: boolean): Promise<void> {
+/** The cluster's click consumer process: no listener of its own, its metrics in the cluster's. */
+async function consumeUntilSignal(config: Config, logger: Logger): Promise<void> {
+  let role: RunningConsumerRole | undefined;
+  let stopping = false;
+  const stop = async (reason: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info("stopping click consumer", { reason });
+    // A batch in flight is stored and acknowledged first; what is left stays in the stream.
+    await role?.stop();
+    logger.info("stopped");
+    process.exit(0);
+  };
+  process.once("SIGTERM", () => void stop("SIGTERM"));
+  process.once("SIGINT", () => void stop("SIGINT"));
+  // Its metrics reach operators through the cluster's /metrics, not a port of its own.
+  role = await startConsumerRole({ ...config, CONSUMER_METRICS_PORT: undefined }, logger);
+  const running = role;
+  joinClusterMetrics(() => running.metrics.snapshot());
+  if (stopping) await running.stop();
+  // Lowered once running, not at fork: start-up and shutdown stay as quick as the web workers'.
+  const nice = getPriority() + config.CLICK_CONSUMER_NICE;
+  try {
+    setPriority(Math.min(19, nice));
+  } catch (error) {
+    logger.warn("could not lower the consumer's CPU priority", { nice, error });
+  }
+  logger.info("consuming clicks", { nice: getPriority() });
+}
+
+async function serveUntilSignal(
+  config: Config,
+  logger: Logger,
+  inCluster: boolean,
+  runsMaintenance = !inCluster,
+): Promise<void> {
   let server: RunningServer | undefined;
   const stop = async (reason: string) => {
     if (!server) {
@@ -52,22 +106,19 @@ async function serveUntilSignal(config: Config, logger: Logger, inCluster: boole
     logger.info("stopped");
     process.exit(0);
   };
-  // Listen before starting: a shutdown the primary sends while this worker is still connecting
-  // would otherwise reach no listener and be lost, leaving the worker serving after SIGTERM.
+  // Listen before starting: the primary's SIGTERM while this worker is still connecting must
+  // stop it, not leave it serving after the rest has gone.
   process.once("SIGTERM", () => void stop("SIGTERM"));
   process.once("SIGINT", () => void stop("SIGINT"));
-  if (inCluster) {
-    process.on("message", (message: { type?: string }) => {
-      if (message?.type === "shutdown") void stop("primary asked");
-    });
-  }
   const started = performance.now();
   server = await startServer(config, logger, {
     extend: (platform) =>
       inCluster
         ? { ...platform, collectMetrics: joinClusterMetrics(() => platform.metrics.snapshot()) }
         : platform,
-    runsMaintenance: !inCluster || cluster.worker?.id === 1,
+    runsMaintenance,
+    // In a cluster the consumer has a process of its own.
+    runsClickConsumer: !inCluster,
   });
   logger.info("listening", {
     port: server.port,

@@ -1,5 +1,6 @@
 import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { readFile } from "node:fs/promises";
 import { promisify } from "node:util";
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
@@ -66,11 +67,18 @@ describe.skipIf(skip)(`the click consumer's place on Node${skip ? ` (skipped: ${
     await edgelink.waitForLogs((line) => line.msg === "listening", 2, 20_000);
     const click = () =>
       fetch(`http://127.0.0.1:${port}/${slug}`, { redirect: "manual", headers: { "User-Agent": chrome } });
-    return { edgelink, click };
+    return { edgelink, click, port };
+  };
+  /** The nice value of a process, from /proc (field 19 of its stat line). */
+  const niceOf = async (pid: number) => {
+    const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]);
   };
 
-  it("runs one consumer per cluster, in the worker that runs maintenance", { timeout: 40_000 }, async () => {
-    const { edgelink, click } = await serve({});
+  it("runs one consumer per cluster, in a process of its own at a lower CPU priority, replaced when it dies", {
+    timeout: 40_000,
+  }, async () => {
+    const { edgelink, click, port } = await serve({ CLICK_CONSUMER_NICE: "7" });
     const before = await stored();
     const responses = await Promise.all(Array.from({ length: 10 }, click));
     expect(responses.map((r) => r.status)).toEqual(Array(10).fill(302));
@@ -78,11 +86,40 @@ describe.skipIf(skip)(`the click consumer's place on Node${skip ? ` (skipped: ${
 
     const started = edgelink.logs.filter((line) => line.msg === "click stream consumer started");
     expect(started).toHaveLength(1);
+    const consumerPid = started[0]!.pid;
+    await edgelink.waitForLogs((line) => line.msg === "consuming clicks" && line.pid === consumerPid);
     const listening = edgelink.logs.filter((line) => line.msg === "listening").map((line) => line.pid);
-    expect(listening).toContain(started[0]!.pid);
+    expect(listening).not.toContain(consumerPid);
+    expect(consumerPid).not.toBe(edgelink.pid);
+    for (const server of listening) expect((await niceOf(consumerPid)) - (await niceOf(server))).toBe(7);
+
+    // The consumer's counters are part of the cluster's /metrics.
+    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const ingested = metrics
+      .split("\n")
+      .filter((line) => line.startsWith("click_queue_ingested_total{"))
+      .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(" ") + 1)), 0);
+    expect(ingested).toBeGreaterThanOrEqual(10);
+
+    // A dead consumer is replaced by a consumer, not by a web worker, and clicks keep being stored.
+    process.kill(consumerPid, "SIGKILL");
+    const [death] = await edgelink.waitForLogs(
+      (line) => line.msg === "worker died; replacing" && line.pid === consumerPid,
+    );
+    expect(death).toMatchObject({ role: "consumer", signal: "SIGKILL" });
+    // "consuming clicks" is logged once the process has lowered its priority.
+    const [replacement] = await edgelink.waitForLogs(
+      (line) => line.msg === "consuming clicks" && line.pid !== consumerPid,
+    );
+    expect(await niceOf(replacement!.pid)).toBe((await niceOf(listening[0]!)) + 7);
+    expect((await click()).status).toBe(302);
+    await until(async () => (await stored()) === before + 11, "the click after the replacement to be stored");
+
     edgelink.signal("SIGTERM");
     expect(await edgelink.exited).toMatchObject({ code: 0 });
-    expect(edgelink.logs.map((line) => line.msg)).toContain("click stream consumer stopped");
+    expect(
+      edgelink.logs.filter((line) => line.msg === "click stream consumer stopped").map((l) => l.pid),
+    ).toEqual([replacement!.pid]);
   });
 
   it("with CLICK_CONSUMER=off leaves the stream to `npm run consumer`, started alone", {

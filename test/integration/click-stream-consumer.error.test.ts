@@ -130,4 +130,23 @@ describe.skipIf(skip)(`Redis Streams consumer failure handling${skip ? ` (skippe
     expect(stored).toContain(e.eventId);
     expect((await streamState(redis, names)).pending).toBe(0);
   });
+
+  it("stops at once while blocked on an empty stream, and the next consumer reads what came after", async () => {
+    const names = fresh();
+    const { running, metrics } = start(names, storing, { waitMs: 10_000 });
+    await until(async () => !Number.isNaN((await streamState(redis, names)).lag), "the group to exist");
+    // Past the first XAUTOCLAIM/XINFO round, into the blocking read.
+    await new Promise((r) => setTimeout(r, 300));
+    const began = performance.now();
+    await running.stop();
+    expect(performance.now() - began).toBeLessThan(1_000);
+    // The aborted read is no failure: nothing retried, nothing logged as one.
+    expect(metrics.snapshot().click_queue_retries_total).toBeUndefined();
+
+    const e = event();
+    await redis.call("XADD", names.stream, "*", "event", JSON.stringify(e));
+    const next = start(names, storing);
+    await until(async () => stored.includes(e.eventId), "the next consumer to store the entry");
+    await next.running.stop();
+  });
 });

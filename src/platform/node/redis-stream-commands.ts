@@ -15,6 +15,8 @@ export interface StreamConnection {
   /** True on a dedicated TCP connection; over REST the consumer polls instead. */
   canBlock: boolean;
   close(): Promise<void>;
+  /** Drops the connection at once, failing the command in flight (a blocked read); no reconnect. */
+  abort(): void;
 }
 
 /**
@@ -40,6 +42,7 @@ export function tcpStreamConnection(redisUrl: string): StreamConnection {
       if (client.status === "ready") await client.quit().catch(() => client.disconnect());
       else client.disconnect();
     },
+    abort: () => client.disconnect(),
   };
 }
 
@@ -62,6 +65,7 @@ export function restStreamConnection(url: string, token: string): StreamConnecti
       return body.result ?? null;
     },
     async close() {},
+    abort() {},
   };
 }
 

@@ -56,6 +56,8 @@ export function startRedisStreamConsumer(o: RedisStreamConsumerOptions): Running
   const me = o.consumerName;
   const waitMs = o.waitMs ?? 1_000;
   let stopping = false;
+  let blockedRead = false;
+  let aborted = false;
   let wake: (() => void) | undefined;
   const pause = (ms: number) =>
     new Promise<void>((resolve) => {
@@ -130,11 +132,18 @@ export function startRedisStreamConsumer(o: RedisStreamConsumerOptions): Running
             await reportBacklog();
           }
         }
-        if (!batch?.entries.length) batch = { entries: await read(), deliveries: new Map() };
+        if (!batch?.entries.length) {
+          blockedRead = canBlock;
+          batch = { entries: await read(), deliveries: new Map() };
+          blockedRead = false;
+        }
         if (batch.entries.length > 0) await handleBatch(batch.entries, batch.deliveries);
         else if (!canBlock && !stopping) await pause(waitMs);
         failures = 0;
       } catch (error) {
+        blockedRead = false;
+        // The read that stop() aborted: nothing failed.
+        if (aborted) break;
         failures += 1;
         o.metrics.counter("click_queue_retries_total", "Click batches retried", { ...label, cause: "redis" });
         o.logger.warn("click stream consumer failed; backing off", { error, failures });
@@ -149,6 +158,12 @@ export function startRedisStreamConsumer(o: RedisStreamConsumerOptions): Running
     async stop() {
       stopping = true;
       wake?.();
+      // A read blocked on an empty stream would hold the stop for up to its BLOCK time. Entries
+      // delivered to it in the instant of the abort stay pending and are claimed like a dead one's.
+      if (blockedRead) {
+        aborted = true;
+        o.connection.abort();
+      }
       await done;
       await o.connection.close();
       o.logger.info("click stream consumer stopped", { consumer: me });
