@@ -196,7 +196,7 @@ export const redirectMix: Scenario = {
     "User-Agent mix with ~5% crawlers and scripts and a Referer on 40%. Two edgelink clusters (×2, real Postgres + " +
     "Redis, LRU → Redis → Postgres at their default sizes and TTLs; both on the same Redis, so the Redis tier " +
     "warms alike for both): CLICK_RECORDING=on (click events XADDed to a Redis Stream, consumed into Postgres by " +
-    "the cluster's own consumer) and CLICK_RECORDING=off. ratio(on vs off) = 1 − the recording overhead. The " +
+    "the cluster's own consumer process, nice +10) and CLICK_RECORDING=off. ratio(on vs off) = 1 − the recording overhead. The " +
     "consumer empties the stream after each recording measurement, before the next row starts. After the run the " +
     "clicks stored per class are checked against the redirects the recording cluster counted as served.",
   connections: 64,
@@ -325,7 +325,8 @@ export const redirectMix: Scenario = {
           procs: 2,
           config:
             `${config}; CLICK_RECORDING=on: each redirect classified, enriched and XADDed to the Redis Stream ` +
-            "after the response; the cluster's consumer (worker 1) stores them in Postgres (CLICK_BATCH_SIZE 100)",
+            "after the response; the cluster's consumer process (CLICK_CONSUMER_NICE 10, CLICK_BATCH_SIZE 100) stores " +
+            "them in Postgres",
           server: on,
           shape,
           baseline: "edgelink-x2-off",
