@@ -148,6 +148,20 @@ export const rollups = pgTable(
         table.value,
       ],
     }),
+    // What stats read, in the order they read it: a link's `total` rows per bucket (any traffic), or
+    // a few dimensions over a bucket range; with `clicks` in the key both are index-only scans of
+    // adjacent entries (once vacuum has marked the pages all-visible). In the primary key's order
+    // (bucket before dimension) they step over every dimension of every bucket in the range and
+    // fetch each row they keep from the heap.
+    index("rollups_stats_idx").on(
+      table.linkId,
+      table.granularity,
+      table.dimension,
+      table.bucketStart,
+      table.traffic,
+      table.value,
+      table.clicks,
+    ),
   ],
 );
 

@@ -54,9 +54,10 @@ export function coveringRanges(range: StatsRange): StatsRange[] {
 }
 
 /**
- * The reads behind `GET /links/:id/stats`. All of them seek the rollups primary key
- * (link, granularity, bucket, …), so their cost follows the number of buckets and values in the
- * range, never the number of clicks; they tolerate lag, so they run on a replica when one exists.
+ * The reads behind `GET /links/:id/stats`. The rollup reads are index-only scans of
+ * rollups_stats_idx (link, granularity, dimension, bucket, traffic, value, clicks), so their cost
+ * follows the number of buckets and values in the range, never the number of clicks; they tolerate
+ * lag, so they run on a replica when one exists.
  */
 export function createStatsRepository(db: Db) {
   return {
@@ -74,7 +75,7 @@ export function createStatsRepository(db: Db) {
      */
     async breakdowns(range: StatsRange, dimensions: readonly string[], top: number): Promise<BreakdownRow[]> {
       if (dimensions.length === 0) return [];
-      // One index range scan of the primary key per part, glued with UNION ALL.
+      // One index range scan per part and dimension, glued with UNION ALL.
       const parts = coveringRanges(range).map(
         (part) => sql`
           select ${rollups.dimension} as dimension, ${rollups.value} as value, ${rollups.clicks} as clicks

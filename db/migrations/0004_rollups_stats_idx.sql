@@ -1,0 +1,1 @@
+CREATE INDEX "rollups_stats_idx" ON "rollups" USING btree ("link_id","granularity","dimension","bucket_start","traffic","value","clicks");
