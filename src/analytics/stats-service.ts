@@ -20,6 +20,31 @@ export type StatsResult = { ok: true; value: LinkStats } | { ok: false; failure:
 const floorTo = (ms: number, step: number) => Math.floor(ms / step) * step;
 const ceilTo = (ms: number, step: number) => Math.ceil(ms / step) * step;
 
+/**
+ * `toISOString()` of every bucket start in [from, to), whole UTC hours: each day's date part is
+ * formatted once and the hour appended (formatting a Date costs ~1 µs, and a month of hours has 744
+ * of them).
+ */
+export function bucketStarts(from: number, to: number, step: number): string[] {
+  const starts: string[] = [];
+  let day = Number.NaN;
+  let date = "";
+  for (let at = from; at < to; at += step) {
+    const dayOf = floorTo(at, dayMs);
+    if (dayOf !== day) {
+      day = dayOf;
+      date = new Date(day).toISOString().slice(0, -13);
+    }
+    const hour = (at - day) / hourMs;
+    starts.push(
+      Number.isInteger(hour)
+        ? `${date}${hour < 10 ? "0" : ""}${hour}:00:00.000Z`
+        : new Date(at).toISOString(),
+    );
+  }
+  return starts;
+}
+
 function toBreakdowns(rows: BreakdownRow[], dimensions: readonly string[]): LinkStats["breakdowns"] {
   const breakdowns: Record<string, { top: { value: string; clicks: number }[]; other: number }> = {};
   for (const dimension of dimensions) breakdowns[dimension] = { top: [], other: 0 };
@@ -70,14 +95,18 @@ export function createStatsService(deps: {
       deps.cache.get<number>(liveClicksKey(linkId)).catch(() => null),
     ]);
     const step = stepMs[interval];
-    const points = new Map<number, { clicks: number; bots: number; previews: number }>();
-    for (let at = from; at < to; at += step) points.set(at, { clicks: 0, bots: 0, previews: 0 });
+    const series = bucketStarts(from, to, step).map((start) => ({ start, clicks: 0, bots: 0, previews: 0 }));
     const sums = { clicks: 0, bots: 0, previews: 0 };
     for (const row of totals) {
-      const point = points.get(row.bucket.getTime());
-      const field = row.traffic === "human" ? "clicks" : row.traffic === "bot" ? "bots" : "previews";
-      if (point) point[field] += row.clicks;
-      sums[field] += row.clicks;
+      const point = series[(row.at - from) / step];
+      if (point) {
+        point.clicks += row.clicks;
+        point.bots += row.bots;
+        point.previews += row.previews;
+      }
+      sums.clicks += row.clicks;
+      sums.bots += row.bots;
+      sums.previews += row.previews;
     }
     return {
       linkId,
@@ -87,7 +116,7 @@ export function createStatsService(deps: {
       ...sums,
       uniques: uniqueCount,
       allTimeClicks: liveClicks === null ? null : Number(liveClicks),
-      series: [...points].map(([at, point]) => ({ start: new Date(at).toISOString(), ...point })),
+      series,
       breakdowns: toBreakdowns(breakdownRows, rollupDimensions),
       ...(reasonRows
         ? {
