@@ -1,8 +1,8 @@
 // stats' limit: each stats question answered by a plain script with bare SQL over the rollups via
-// `pg` — the per-bucket totals (traffic classes side by side) and the top-N GROUP BY per dimension
-// that edgelink's repository runs, in parallel on a pool — with nothing around them: no HTTP, auth, link lookup, Redis or
-// JSON shaping. argv[2]: JSON { url, linkId, queries: [{ interval, from, to, groupBy: [] }],
-// concurrency, top }, or the path of a file holding it.
+// `pg` — the per-bucket totals (traffic classes side by side, as one JSON array) and the top-N
+// GROUP BY per dimension that edgelink's repository runs, in parallel on a pool — with nothing
+// around them: no HTTP, auth, link lookup, Redis or JSON shaping. argv[2]: JSON { url, linkId,
+// queries: [{ interval, from, to, groupBy: [] }], concurrency, top }, or the path of a file holding it.
 // Prints BENCH_JSON { answered, latenciesMs (sorted), durationMs, maxRssMb }.
 import { readFileSync } from "node:fs";
 import pg from "pg";
@@ -11,13 +11,16 @@ const { url, linkId, queries, concurrency, top } = JSON.parse(
   process.argv[2].startsWith("{") ? process.argv[2] : readFileSync(process.argv[2], "utf8"),
 );
 const pool = new pg.Pool({ connectionString: url, max: concurrency * 2 });
-const totals = `select (extract(epoch from bucket_start) * 1000)::float8 as at,
-    coalesce(sum(clicks) filter (where traffic = 'human'), 0)::float8 as clicks,
-    coalesce(sum(clicks) filter (where traffic = 'bot'), 0)::float8 as bots,
-    coalesce(sum(clicks) filter (where traffic not in ('human', 'bot')), 0)::float8 as previews
-  from rollups
-  where link_id = $1 and granularity = $2 and bucket_start >= $3 and bucket_start < $4 and dimension = 'total'
-  group by bucket_start`;
+const totals = `select coalesce(json_agg(json_build_array(at, clicks, bots, previews)), '[]') as buckets
+  from (
+    select (extract(epoch from bucket_start) * 1000)::bigint as at,
+           coalesce(sum(clicks) filter (where traffic = 'human'), 0) as clicks,
+           coalesce(sum(clicks) filter (where traffic = 'bot'), 0) as bots,
+           coalesce(sum(clicks) filter (where traffic not in ('human', 'bot')), 0) as previews
+    from rollups
+    where dimension = 'total' and link_id = $1 and granularity = $2 and bucket_start >= $3 and bucket_start < $4
+    group by bucket_start
+  ) as buckets`;
 const dayMs = 86_400_000;
 /** As the stats repository does: whole UTC days of an hourly range from the day rollups. */
 const covering = (interval, from, to) => {

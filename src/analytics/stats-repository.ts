@@ -1,5 +1,5 @@
-import { and, eq, gte, inArray, lt, ne, sql } from "drizzle-orm";
-import { clicks, type RollupGranularity, rollups } from "../../db/schema";
+import { and, eq, gte, lt, ne, sql } from "drizzle-orm";
+import { clicks, type RollupGranularity } from "../../db/schema";
 import type { Db } from "../platform/db/database";
 
 /** Which rollups one stats answer reads: a link, a granularity, buckets in [from, to). */
@@ -31,13 +31,14 @@ const rowsOf = (result: unknown) => {
   return Array.isArray(answer) ? answer : (answer.rows ?? []);
 };
 
+/**
+ * The rollups of one range, as plain SQL text around four parameters. Built from schema columns
+ * (`and(eq(…), gte(…), inArray(…))`), a three-part breakdown took ~0.4 ms of the worker's thread to
+ * turn into a query string, ~0.06 ms this way.
+ */
 const inRange = (range: StatsRange) =>
-  and(
-    eq(rollups.linkId, range.linkId),
-    eq(rollups.granularity, range.granularity),
-    gte(rollups.bucketStart, range.from),
-    lt(rollups.bucketStart, range.to),
-  );
+  sql`link_id = ${range.linkId} and granularity = ${range.granularity}
+      and bucket_start >= ${range.from.toISOString()} and bucket_start < ${range.to.toISOString()}`;
 
 const dayMs = 86_400_000;
 
@@ -70,24 +71,29 @@ export function coveringRanges(range: StatsRange): StatsRange[] {
 export function createStatsRepository(db: Db) {
   return {
     /**
-     * The `total` rollups per bucket (epoch ms), one row per bucket that saw traffic, its traffic
-     * classes side by side. Pivoted in SQL and read raw: a month of hours is 744 rows of four
-     * numbers, not 2,232 rows whose timestamps are parsed into Dates one by one.
+     * The `total` rollups per bucket that saw traffic, its traffic classes side by side, as one JSON
+     * array: a month of hours is one value to parse instead of 744 (or 2,232 unpivoted) rows, which
+     * the driver decodes field by field on the worker's thread.
      */
     async totals(range: StatsRange): Promise<BucketTotals[]> {
       const result = await db.execute(sql`
-        select (extract(epoch from ${rollups.bucketStart}) * 1000)::float8 as at,
-               coalesce(sum(${rollups.clicks}) filter (where ${rollups.traffic} = 'human'), 0)::float8 as clicks,
-               coalesce(sum(${rollups.clicks}) filter (where ${rollups.traffic} = 'bot'), 0)::float8 as bots,
-               coalesce(sum(${rollups.clicks}) filter (where ${rollups.traffic} not in ('human', 'bot')), 0)::float8 as previews
-        from ${rollups}
-        where ${and(inRange(range), eq(rollups.dimension, "total"))}
-        group by ${rollups.bucketStart}`);
-      return rowsOf(result).map((row) => ({
-        at: Number(row.at),
-        clicks: Number(row.clicks),
-        bots: Number(row.bots),
-        previews: Number(row.previews),
+        select coalesce(json_agg(json_build_array(at, clicks, bots, previews)), '[]') as buckets
+        from (
+          select (extract(epoch from bucket_start) * 1000)::bigint as at,
+                 coalesce(sum(clicks) filter (where traffic = 'human'), 0) as clicks,
+                 coalesce(sum(clicks) filter (where traffic = 'bot'), 0) as bots,
+                 coalesce(sum(clicks) filter (where traffic not in ('human', 'bot')), 0) as previews
+          from rollups
+          where dimension = 'total' and ${inRange(range)}
+          group by bucket_start
+        ) as buckets`);
+      const buckets = rowsOf(result)[0]?.buckets ?? "[]";
+      const parsed = (typeof buckets === "string" ? JSON.parse(buckets) : buckets) as number[][];
+      return parsed.map(([at, clicks, bots, previews]) => ({
+        at: Number(at),
+        clicks: Number(clicks),
+        bots: Number(bots),
+        previews: Number(previews),
       }));
     },
 
@@ -100,9 +106,8 @@ export function createStatsRepository(db: Db) {
       // One index range scan per part and dimension, glued with UNION ALL.
       const parts = coveringRanges(range).map(
         (part) => sql`
-          select ${rollups.dimension} as dimension, ${rollups.value} as value, ${rollups.clicks} as clicks
-          from ${rollups}
-          where ${and(inRange(part), eq(rollups.traffic, "human"), inArray(rollups.dimension, [...dimensions]))}`,
+          select dimension, value, clicks from rollups
+          where traffic = 'human' and dimension in ${[...dimensions]} and ${inRange(part)}`,
       );
       const result = await db.execute(sql`
         with totals as (
