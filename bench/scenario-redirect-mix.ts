@@ -4,14 +4,16 @@
  * after the run, the count check: every redirect the recording cluster counted as served is in the
  * database exactly once.
  */
+
+import { dirname, join, resolve } from "node:path";
 import { Redis } from "ioredis";
 import pg from "pg";
 import { clickStreamNames } from "../src/platform/node/redis-stream-click-queue";
 import { callDelta, type Postgres } from "./lib/backing";
-import { placement, sleep } from "./lib/proc";
+import { captureOutput, nodeBinary, placement, processTree, sleep, spawnOn } from "./lib/proc";
 import type { Measurement } from "./lib/report";
 import type { Row, Scenario, ScenarioRun } from "./lib/scenario";
-import { probe, readMetrics, type Server, startBaseline, startEdgelink } from "./lib/servers";
+import { edgelinkEnv, probe, readMetrics, type Server, startBaseline, startEdgelink } from "./lib/servers";
 
 const linkCount = 100_000;
 const zipfS = 1;
@@ -135,8 +137,8 @@ const asRecord = (reply: unknown): Record<string, unknown> => {
 };
 
 /** The click stream's backlog: entries delivered and not acknowledged, and entries not yet delivered. */
-function streamWatcher(redisUrl: string) {
-  const { stream, group, deadLetter } = clickStreamNames("clicks:stream");
+function streamWatcher(redisUrl: string, key = "clicks:stream") {
+  const { stream, group, deadLetter } = clickStreamNames(key);
   const client = new Redis(redisUrl, { protocol: 2, lazyConnect: true, maxRetriesPerRequest: 1 });
   client.on("error", () => {});
   const backlog = async (): Promise<{ pending: number; undelivered: number }> => {
@@ -204,8 +206,19 @@ export const redirectMix: Scenario = {
   async setup(ctx) {
     const servers: Server[] = [];
     let watcher: ReturnType<typeof streamWatcher> | undefined;
+    let pausedWatcher: ReturnType<typeof streamWatcher> | undefined;
+    let pausedConsumer: ReturnType<typeof spawnOn> | undefined;
     const cleanup = async () => {
       watcher?.close();
+      pausedWatcher?.close();
+      if (pausedConsumer?.pid) {
+        for (const pid of processTree(pausedConsumer.pid)) {
+          try {
+            process.kill(pid, "SIGCONT");
+            process.kill(pid, "SIGTERM");
+          } catch {}
+        }
+      }
       await Promise.all(servers.map((server) => server.stop()));
     };
     try {
@@ -252,8 +265,48 @@ export const redirectMix: Scenario = {
           bundle: ctx.bundle,
         }),
       );
+      // The serving side of recording alone: clicks queued to a stream of its own, whose consumer
+      // (the consumer role, as `npm run consumer` runs it) is frozen (SIGSTOP) while the row is
+      // measured and drains the backlog after it.
+      const pausedKey = "clicks:paused";
+      const paused = await start(
+        startEdgelink({
+          name: "edgelink×2 recording on, consumer paused",
+          settings: {
+            ...common,
+            REDIS_URL: redis.url,
+            CLICK_RECORDING: "on",
+            CLICK_CONSUMER: "off",
+            CLICK_STREAM_KEY: pausedKey,
+          },
+          cores: placement.clusterServer,
+          profileDir: ctx.profileDir,
+          bundle: ctx.bundle,
+        }),
+      );
+      const consumerEntry = ctx.bundle
+        ? join(dirname(resolve(ctx.bundle)), "consumer.js")
+        : resolve("dist/node/consumer.js");
+      pausedConsumer = spawnOn(placement.clusterServer, nodeBinary, ["--enable-source-maps", consumerEntry], {
+        env: edgelinkEnv({ DATABASE_URL: postgres.url, REDIS_URL: redis.url, CLICK_STREAM_KEY: pausedKey }),
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let consumerReady = false;
+      const consumerOutput = captureOutput(pausedConsumer, (line) => {
+        if (line.includes('"click stream consumer started"')) consumerReady = true;
+      });
+      for (let waited = 0; !consumerReady && waited < 30_000; waited += 50) await sleep(50);
+      if (!consumerReady)
+        throw new Error(`the paused row's consumer did not start:\n${consumerOutput.join("\n")}`);
+      const consumerPid = pausedConsumer.pid!;
+      const signalConsumer = (signal: NodeJS.Signals) => {
+        for (const pid of processTree(consumerPid)) process.kill(pid, signal);
+      };
+
       watcher = streamWatcher(redis.url);
+      pausedWatcher = streamWatcher(redis.url, pausedKey);
       const stream = watcher;
+      const pausedStream = pausedWatcher;
 
       const expectMixRedirect = (server: Server) => async () => {
         const { status, headers } = await probe(server.port, `/${slugPrefix}1`, {
@@ -291,6 +344,7 @@ export const redirectMix: Scenario = {
       });
       const offCounts = counts(off);
       const onCounts = counts(on);
+      const pausedCounts = counts(paused);
       const config =
         "edgelink node:cluster ×2: real Postgres (throw-away database) + Redis, LRU (LINK_CACHE_LOCAL_MAX 50000, " +
         `5 s) → Redis (1 h) → Postgres, local-first redirect limiter (RATE_LIMIT_REDIRECT=${unreachedRedirectLimit})`;
@@ -347,12 +401,44 @@ export const redirectMix: Scenario = {
             };
           },
         },
+        {
+          id: "edgelink-x2-on-paused",
+          label: "edgelink, recording on, consumer paused",
+          procs: 2,
+          config:
+            `${config}; CLICK_RECORDING=on, CLICK_CONSUMER=off, CLICK_STREAM_KEY=${pausedKey}: the serving side of ` +
+            "recording alone (classify, enrich, hash, XADD); its stream's consumer (dist/node/consumer.js) is " +
+            "stopped with SIGSTOP while the row is measured and drains the backlog after it",
+          server: paused,
+          shape,
+          baseline: "edgelink-x2-off",
+          expect: [302],
+          preflight: expectMixRedirect(paused),
+          backingPids,
+          before: async () => {
+            signalConsumer("SIGSTOP");
+            return pausedCounts.before();
+          },
+          after: async (before) => {
+            const extra = await pausedCounts.delta(before);
+            const { pending, undelivered } = await pausedStream.backlog();
+            signalConsumer("SIGCONT");
+            const drain = await pausedStream.drained();
+            return {
+              ...extra,
+              backlogAtEnd: pending + undelivered,
+              drainSec: drain.seconds,
+              drained: drain.drained ? 1 : 0,
+            };
+          },
+        },
       ];
       return {
         rows,
         async beforeRounds() {
-          // The warm-up of the recording row leaves a backlog; no measurement starts on top of it.
+          // The warm-up of the recording rows leaves a backlog; no measurement starts on top of it.
           await stream.drained();
+          await pausedStream.drained();
         },
         async afterRounds(measurements: Measurement[]) {
           const lines: string[] = [];
@@ -366,34 +452,47 @@ export const redirectMix: Scenario = {
               .join(", ");
             return { mine, sum, total, share };
           };
-          for (const id of ["edgelink-x2-off", "edgelink-x2-on"]) {
+          for (const id of ["edgelink-x2-off", "edgelink-x2-on", "edgelink-x2-on-paused"]) {
             const { mine, total, share } = summary(id);
             if (mine.length === 0) continue;
             lines.push(
               `tiers, ${id}: ${int(total)} lookups in the measured windows: ${share} (link_cache_lookups_total)`,
             );
           }
-          const onRuns = summary("edgelink-x2-on");
-          if (onRuns.mine.length === 0) return lines;
-          const xadds = onRuns.sum("redis.xadd");
-          const served = storedClasses.reduce((a, c) => a + onRuns.sum(`served.${c}`), 0);
-          lines.push(
-            `recording: ${int(served)} storable clicks served in the measured windows ` +
-              `(${storedClasses.map((c) => `${c} ${int(onRuns.sum(`served.${c}`))}`).join(", ")}); ` +
-              `${int(xadds)} XADDs; stream backlog when each measurement ended: ` +
-              `${onRuns.mine.map((m) => int(m.extra.backlogAtEnd ?? 0)).join(", ")} entries, drained in ` +
-              `${onRuns.mine.map((m) => (m.extra.drainSec ?? 0).toFixed(1)).join(", ")} s`,
-          );
+          const recordingRows = ["edgelink-x2-on", "edgelink-x2-on-paused"].map((id) => ({
+            id,
+            ...summary(id),
+          }));
+          if (recordingRows.every((row) => row.mine.length === 0)) return lines;
+          for (const runs of recordingRows) {
+            if (runs.mine.length === 0) continue;
+            const xadds = runs.sum("redis.xadd");
+            const served = storedClasses.reduce((a, c) => a + runs.sum(`served.${c}`), 0);
+            lines.push(
+              `recording, ${runs.id}: ${int(served)} storable clicks served in the measured windows ` +
+                `(${storedClasses.map((c) => `${c} ${int(runs.sum(`served.${c}`))}`).join(", ")}); ` +
+                `${int(xadds)} XADDs; stream backlog when each measurement ended: ` +
+                `${runs.mine.map((m) => int(m.extra.backlogAtEnd ?? 0)).join(", ")} entries, drained in ` +
+                `${runs.mine.map((m) => (m.extra.drainSec ?? 0).toFixed(1)).join(", ")} s`,
+            );
+          }
 
           const drain = await stream.drained();
-          const metrics = await readMetrics(on.port);
-          // A cluster scrape answers whatever workers replied within 1 s: read until two agree.
-          const again = await readMetrics(on.port);
-          const stable = storedClasses.every(
-            (c) => metric(metrics, servedKey(c)) === metric(again, servedKey(c)),
-          );
+          const pausedDrain = await pausedStream.drained();
+          // Both recording clusters serve the same workspace's links: the rows are their sum.
+          let stable = true;
+          const again = new Map<string, number>();
+          for (const server of [on, paused]) {
+            const metrics = await readMetrics(server.port);
+            // A cluster scrape answers whatever workers replied within 1 s: read until two agree.
+            const second = await readMetrics(server.port);
+            stable &&= storedClasses.every(
+              (c) => metric(metrics, servedKey(c)) === metric(second, servedKey(c)),
+            );
+            for (const [key, value] of second) again.set(key, (again.get(key) ?? 0) + value);
+          }
           const stored = await storedClicks(postgres, workspaceId);
-          const deadLettered = await stream.deadLettered();
+          const deadLettered = (await stream.deadLettered()) + (await pausedStream.deadLettered());
           const problems: string[] = [];
           const perClass = storedClasses.map((traffic) => {
             const servedCount = metric(again, servedKey(traffic));
@@ -414,15 +513,16 @@ export const redirectMix: Scenario = {
           if (dropped > 0) problems.push(`${int(dropped)} clicks dropped`);
           if (invalid > 0) problems.push(`${int(invalid)} invalid click events`);
           if (deadLettered > 0) problems.push(`${int(deadLettered)} entries dead-lettered`);
-          if (!drain.drained) problems.push(`stream not drained after ${drainTimeoutMs / 1000} s`);
+          if (!drain.drained || !pausedDrain.drained)
+            problems.push(`stream not drained after ${drainTimeoutMs / 1000} s`);
           if (!stable) problems.push("the cluster's /metrics answered differently twice in a row");
           const redelivered = family(again, "click_queue_duplicates_total");
           lines.push(
             `${problems.length === 0 ? "count check OK" : `! COUNT CHECK FAILED (${problems.join("; ")})`}: ` +
-              `after the stream drained, clicks_served_total of the recording cluster (everything it served ` +
-              `since it started: warm-up, preflight and measurements) against rows in Postgres: ${perClass.join(", ")}; ` +
+              `after the streams drained, clicks_served_total of the two recording clusters (everything they served ` +
+              `since they started: warm-up, preflight and measurements) against rows in Postgres: ${perClass.join(", ")}; ` +
               `rollups (day, total) sum to ${int(stored.rollupTotal)} = ${int(storedTotal)} raw rows; ` +
-              `${int(redelivered)} redeliveries absorbed by the idempotent ingest, ${int(deadLettered)} dead-lettered, ` +
+              `${int(redelivered)} redeliveries absorbed by the idempotent ingest (the clusters' own consumer), ${int(deadLettered)} dead-lettered, ` +
               `${int(dropped)} dropped, ${int(invalid)} invalid.`,
           );
           return lines;
