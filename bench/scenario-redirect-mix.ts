@@ -129,6 +129,18 @@ async function storedClicks(postgres: Postgres, workspaceId: string) {
   }
 }
 
+/**
+ * The URL of Redis database `offset` steps below the base URL's (or `offset` + 1 on a private
+ * server that names none): each cluster gets a Redis tier of its own, so none is warmed by the
+ * links another cluster's misses fetched from Postgres just before it was measured.
+ */
+function redisDb(base: string, offset: number): string {
+  const url = new URL(base);
+  const named = url.pathname.replace("/", "");
+  url.pathname = `/${named === "" ? offset + 1 : Math.max(0, Number(named) - offset)}`;
+  return url.toString();
+}
+
 const asRecord = (reply: unknown): Record<string, unknown> => {
   const record: Record<string, unknown> = {};
   if (Array.isArray(reply))
@@ -195,12 +207,14 @@ export const redirectMix: Scenario = {
   title: `${linkCount / 1000}k links, Zipf popularity, all tiers, click recording on vs off`,
   measures:
     `GET /<slug> over ${int(linkCount)} links, slug popularity Zipf (s=${zipfS}) drawn by the generator, a browser ` +
-    "User-Agent mix with ~5% crawlers and scripts and a Referer on 40%. Two edgelink clusters (×2, real Postgres + " +
-    "Redis, LRU → Redis → Postgres at their default sizes and TTLs; both on the same Redis, so the Redis tier " +
-    "warms alike for both): CLICK_RECORDING=on (click events XADDed to a Redis Stream, consumed into Postgres by " +
-    "the cluster's own consumer process, nice +10) and CLICK_RECORDING=off. ratio(on vs off) = 1 − the recording overhead. The " +
-    "consumer empties the stream after each recording measurement, before the next row starts. After the run the " +
-    "clicks stored per class are checked against the redirects the recording cluster counted as served.",
+    "User-Agent mix with ~5% crawlers and scripts and a Referer on 40%. Three edgelink clusters (×2, real Postgres " +
+    "+ Redis, LRU → Redis → Postgres at their default sizes and TTLs, each on a Redis database of its own so that " +
+    "no cluster's tier is warmed by another's misses): CLICK_RECORDING=off; CLICK_RECORDING=on (click events " +
+    "XADDed to a Redis Stream, consumed into Postgres by the cluster's own consumer process, nice +10); and " +
+    "recording on with its stream's consumer frozen while measured (the serving side alone). ratio(on vs off) = " +
+    "1 − the recording overhead. Each recording row's stream is emptied after its measurement, before the next " +
+    "row starts. After the run the clicks stored per class are checked against the redirects the recording " +
+    "clusters counted as served.",
   connections: 64,
   needsPostgres: true,
   async setup(ctx) {
@@ -250,7 +264,12 @@ export const redirectMix: Scenario = {
         startEdgelink({
           name: "edgelink×2 recording off",
           // Nothing to consume: no consumer either, so that it never competes for the other's stream.
-          settings: { ...common, REDIS_URL: redis.url, CLICK_RECORDING: "off", CLICK_CONSUMER: "off" },
+          settings: {
+            ...common,
+            REDIS_URL: redisDb(redis.url, 0),
+            CLICK_RECORDING: "off",
+            CLICK_CONSUMER: "off",
+          },
           cores: placement.clusterServer,
           profileDir: ctx.profileDir,
           bundle: ctx.bundle,
@@ -259,7 +278,7 @@ export const redirectMix: Scenario = {
       const on = await start(
         startEdgelink({
           name: "edgelink×2 recording on",
-          settings: { ...common, REDIS_URL: redis.url, CLICK_RECORDING: "on" },
+          settings: { ...common, REDIS_URL: redisDb(redis.url, 1), CLICK_RECORDING: "on" },
           cores: placement.clusterServer,
           profileDir: ctx.profileDir,
           bundle: ctx.bundle,
@@ -274,7 +293,7 @@ export const redirectMix: Scenario = {
           name: "edgelink×2 recording on, consumer paused",
           settings: {
             ...common,
-            REDIS_URL: redis.url,
+            REDIS_URL: redisDb(redis.url, 2),
             CLICK_RECORDING: "on",
             CLICK_CONSUMER: "off",
             CLICK_STREAM_KEY: pausedKey,
@@ -288,7 +307,11 @@ export const redirectMix: Scenario = {
         ? join(dirname(resolve(ctx.bundle)), "consumer.js")
         : resolve("dist/node/consumer.js");
       pausedConsumer = spawnOn(placement.clusterServer, nodeBinary, ["--enable-source-maps", consumerEntry], {
-        env: edgelinkEnv({ DATABASE_URL: postgres.url, REDIS_URL: redis.url, CLICK_STREAM_KEY: pausedKey }),
+        env: edgelinkEnv({
+          DATABASE_URL: postgres.url,
+          REDIS_URL: redisDb(redis.url, 2),
+          CLICK_STREAM_KEY: pausedKey,
+        }),
         stdio: ["ignore", "pipe", "pipe"],
       });
       let consumerReady = false;
@@ -303,8 +326,8 @@ export const redirectMix: Scenario = {
         for (const pid of processTree(consumerPid)) process.kill(pid, signal);
       };
 
-      watcher = streamWatcher(redis.url);
-      pausedWatcher = streamWatcher(redis.url, pausedKey);
+      watcher = streamWatcher(redisDb(redis.url, 1));
+      pausedWatcher = streamWatcher(redisDb(redis.url, 2), pausedKey);
       const stream = watcher;
       const pausedStream = pausedWatcher;
 
