@@ -39,6 +39,10 @@ export function toRedirectEntry(link: Link): RedirectEntry {
   };
 }
 
+/** Whether the link's expiry has passed: from then on it answers 410 (or its `expiredUrl`). */
+export const hasExpired = (entry: Pick<RedirectEntry, "expiresAt">, now = Date.now()) =>
+  entry.expiresAt !== null && entry.expiresAt <= now;
+
 /** The most a redirect waits on Redis before treating it as a miss and asking Postgres. */
 export const redisBudgetMs = 100;
 

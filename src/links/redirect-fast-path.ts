@@ -3,6 +3,7 @@ import { requestSeriesOf } from "../http/request-metrics";
 import { type HeaderReader, resolveClientIp } from "../ratelimit/client-ip";
 import { rateLimitHeaders } from "../ratelimit/rate-limit-headers";
 import type { Services } from "../services";
+import { hasExpired } from "./link-cache";
 import { reservedSlugs } from "./slug";
 import { withUtm } from "./url-safety";
 import { deviceOf, pickTarget, visitOf } from "./visit";
@@ -42,6 +43,12 @@ export function hostnameOf(host: string): string {
   return (colon === -1 ? host : host.slice(0, colon)).toLowerCase();
 }
 
+/** The short domain a request for `hostname` is about: itself when it is one, else the default. */
+export function shortDomainOf(hostname: string, shortDomains: readonly string[]): string {
+  const host = hostname.toLowerCase();
+  return shortDomains.includes(host) ? host : shortDomains[0]!;
+}
+
 /**
  * The redirect path for the common case, outside the framework: `GET|HEAD /:slug` of a link this
  * process holds in its LRU, with no password, no expiry passed and no `maxClicks` (that one needs
@@ -66,7 +73,6 @@ export function createRedirectFastPath(
 ): (request: RawRedirectRequest) => FastRedirect | undefined {
   const { config, linkService, rateLimiter, clickRecorder, metrics, logger } = services;
   const shortDomains = config.SHORT_DOMAINS;
-  const defaultDomain = shortDomains[0]!;
   const decideNow = rateLimiter.decideNow?.bind(rateLimiter);
   if (!decideNow) return () => undefined;
   const onRecordError = (error: unknown) => logger.warn("click hand-off failed", { error });
@@ -81,15 +87,9 @@ export function createRedirectFastPath(
     if (reservedSlugs.has(slug.toLowerCase())) return undefined;
     const { host } = request;
     if (host === undefined || !plainHost.test(host)) return undefined;
-    const hostname = hostnameOf(host);
-    const domain = shortDomains.includes(hostname) ? hostname : defaultDomain;
+    const domain = shortDomainOf(hostnameOf(host), shortDomains);
     const entry = linkService.peek(domain, slug);
-    if (
-      !entry ||
-      entry.passwordHash !== null ||
-      entry.maxClicks !== null ||
-      (entry.expiresAt !== null && entry.expiresAt <= Date.now())
-    ) {
+    if (!entry || entry.passwordHash !== null || entry.maxClicks !== null || hasExpired(entry)) {
       return undefined;
     }
     const { headers } = request;

@@ -6,9 +6,10 @@ import type { AppEnv } from "../http/app-env";
 import { AppError } from "../http/errors";
 import { validationHook } from "../http/problem-handlers";
 import { passwordRateLimit, redirectRateLimit } from "../ratelimit/rate-limit-middleware";
-import type { RedirectEntry } from "./link-cache";
+import { hasExpired, type RedirectEntry } from "./link-cache";
 import { verifyLinkPassword } from "./link-password";
 import { passwordForm } from "./password-form";
+import { shortDomainOf } from "./redirect-fast-path";
 import { slugSchema } from "./slug";
 import { withUtm } from "./url-safety";
 import { captureVisit, deviceOf, pickTarget } from "./visit";
@@ -35,8 +36,7 @@ const retryAfterSeconds = 5;
  * deployment reached by an internal name still resolves its links.
  */
 export function requestDomain(url: string, shortDomains: readonly string[]): string {
-  const host = new URL(url).hostname.toLowerCase();
-  return shortDomains.includes(host) ? host : shortDomains[0]!;
+  return shortDomainOf(new URL(url).hostname, shortDomains);
 }
 
 /** A database failure on the redirect path is a 503 with Retry-After, never a 500. */
@@ -112,7 +112,7 @@ export function createRedirectRoutes(): OpenAPIHono<AppEnv> {
   app.get("/:preview{[A-Za-z0-9_-]{1,64}\\+}", redirectRateLimit(), async (c) => {
     const slug = c.req.param("preview").slice(0, -1);
     const entry = await lookup(c, slug);
-    const expiredAt = entry.expiresAt !== null && entry.expiresAt <= Date.now();
+    const expiredAt = hasExpired(entry);
     return c.json({
       slug,
       domain: requestDomain(c.req.url, c.var.services.config.SHORT_DOMAINS),
@@ -137,8 +137,7 @@ export function createRedirectRoutes(): OpenAPIHono<AppEnv> {
     async (c) => {
       const { slug } = c.req.valid("param");
       const entry = await lookup(c, slug);
-      if (entry.expiresAt !== null && entry.expiresAt <= Date.now())
-        return expired(c, entry, slug, "has expired");
+      if (hasExpired(entry)) return expired(c, entry, slug, "has expired");
       if (entry.passwordHash) {
         c.header("Cache-Control", "no-store");
         return c.html(passwordForm(slug, { wrong: false }), 401);
@@ -175,8 +174,7 @@ export function createRedirectRoutes(): OpenAPIHono<AppEnv> {
       const { slug } = c.req.valid("param");
       const { password } = c.req.valid("form");
       const entry = await lookup(c, slug);
-      if (entry.expiresAt !== null && entry.expiresAt <= Date.now())
-        return expired(c, entry, slug, "has expired");
+      if (hasExpired(entry)) return expired(c, entry, slug, "has expired");
       if (!entry.passwordHash) return redirect(c, entry, slug, 303);
       c.header("Cache-Control", "no-store");
       if (!(await verifyLinkPassword(password, entry.passwordHash))) {
