@@ -16,7 +16,7 @@ import { placement, redisServerPath, wrkPath } from "./lib/proc";
 import { profilesIn, summarizeProfile } from "./lib/profile";
 import { type Measurement, type RowSummary, renderTable, summarizeRow } from "./lib/report";
 import { type Context, runScenario } from "./lib/scenario";
-import { createWorkspaceKey } from "./lib/servers";
+import { createWorkspaceKey, setEdgelinkOverrides } from "./lib/servers";
 import { scenarios } from "./scenarios";
 
 const usage = `Usage: npm run bench [-- [scenario…] [options]]
@@ -36,6 +36,8 @@ Options:
   --no-build         skip \`npm run build:node\` (measure dist/node/server.js as it is)
   --size N           work per job run: links imported (import-stream), clicks seeded (export-stream,
                      stats); default 1000000
+  --set KEY=VALUE    a setting for every edgelink process started, over the scenario's (repeatable;
+                     printed with the run): for experiments, e.g. --set CLICK_HANDOFF_MS=0
 Environment: BENCH_DATABASE_URL (admin URL of the Postgres to create a throw-away database on;
 default DATABASE_URL, else postgres://postgres@127.0.0.1:5432/postgres), BENCH_REDIS_URL (use this
 Redis instead of a private redis-server).`;
@@ -54,6 +56,7 @@ const { values, positionals } = parseArgs({
     bundle: { type: "string" },
     "no-build": { type: "boolean", default: false },
     size: { type: "string" },
+    set: { type: "string", multiple: true, default: [] },
     help: { type: "boolean", short: "h", default: false },
   },
 });
@@ -75,6 +78,13 @@ if (!(durationSec > 0 && durationSec <= 15) || !(warmupSec > 0 && warmupSec <= 1
   process.exit(2);
 }
 const jobSize = values.size === undefined ? undefined : Number(values.size);
+let overrides: Record<string, string>;
+try {
+  overrides = setEdgelinkOverrides(values.set);
+} catch (error) {
+  console.error((error as Error).message);
+  process.exit(2);
+}
 if (jobSize !== undefined && !(Number.isInteger(jobSize) && jobSize >= 1_000 && jobSize <= 10_000_000)) {
   console.error("--size must be an integer in [1000, 10000000]");
   process.exit(2);
@@ -151,7 +161,14 @@ const header = [
       `${wrkPath ? "" : " — wrk not installed"} · ${rounds} rounds × ${durationSec} s per row, interleaved, after ${warmupSec} s warm-up per row`,
   `placement: ${placement.describe()}`,
   `edgelink under test: ${values.bundle ?? "dist/node/server.js (built from the working tree)"}` +
-    `${values.compare ? ` · compared with ${values.compare}` : ""}`,
+    `${values.compare ? ` · compared with ${values.compare}` : ""}` +
+    `${
+      Object.keys(overrides).length > 0
+        ? ` · --set ${Object.entries(overrides)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(" ")} on every edgelink`
+        : ""
+    }`,
 ];
 for (const line of header) log(line);
 
@@ -279,6 +296,7 @@ writeFileSync(
       rounds,
       durationSec,
       warmupSec,
+      settings: overrides,
       redis: redis?.describe,
       scenarios: selected.map((s) => ({
         name: s.name,

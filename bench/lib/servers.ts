@@ -116,11 +116,28 @@ export async function startBaseline(
   });
 }
 
-/** The environment of an edgelink process: none of the caller's edgelink settings, then `settings`. */
+/** `--set KEY=VALUE` settings, applied to every edgelink process over the scenario's own. */
+const overrides: Record<string, string> = {};
+
+/** Checks `KEY=VALUE` pairs against the config's variables and applies them to every edgelink started. */
+export function setEdgelinkOverrides(pairs: string[]): Record<string, string> {
+  for (const pair of pairs) {
+    const at = pair.indexOf("=");
+    const key = pair.slice(0, at);
+    if (at < 1 || !(key in configSchema.shape)) throw new Error(`--set ${pair}: not KEY=VALUE of a setting`);
+    overrides[key] = pair.slice(at + 1);
+  }
+  return { ...overrides };
+}
+
+/**
+ * The environment of an edgelink process: none of the caller's edgelink settings, then `settings`,
+ * then the run's `--set` overrides.
+ */
 export function edgelinkEnv(settings: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const key of Object.keys(configSchema.shape)) delete env[key];
-  return { ...env, HOST: "127.0.0.1", NODE_ENV: "production", LOG_LEVEL: "info", ...settings };
+  return { ...env, HOST: "127.0.0.1", NODE_ENV: "production", LOG_LEVEL: "info", ...settings, ...overrides };
 }
 
 /**
