@@ -74,10 +74,10 @@ async function consumeUntilSignal(config: Config, logger: Logger): Promise<void>
   process.once("SIGTERM", () => void stop("SIGTERM"));
   process.once("SIGINT", () => void stop("SIGINT"));
   // Its metrics reach operators through the cluster's /metrics, not a port of its own.
+  // A signal during start-up has already exited the process (there was no role to stop).
   role = await startConsumerRole({ ...config, CONSUMER_METRICS_PORT: undefined }, logger);
   const running = role;
   joinClusterMetrics(() => running.metrics.snapshot());
-  if (stopping) await running.stop();
   // Lowered once running, not at fork: start-up and shutdown stay as quick as the web workers'.
   const nice = getPriority() + config.CLICK_CONSUMER_NICE;
   try {

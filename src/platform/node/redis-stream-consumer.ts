@@ -89,7 +89,12 @@ export function startRedisStreamConsumer(o: RedisStreamConsumerOptions): Running
   async function read(): Promise<StreamEntry[]> {
     const block = canBlock ? ` BLOCK ${waitMs}` : "";
     const command = `XREADGROUP GROUP ${group} ${me} COUNT ${o.batchSize}${block} STREAMS ${stream} >`;
-    return parseReadGroup(await call(command.split(" ")));
+    blockedRead = canBlock;
+    try {
+      return parseReadGroup(await call(command.split(" ")));
+    } finally {
+      blockedRead = false;
+    }
   }
 
   async function reportBacklog(): Promise<void> {
@@ -132,16 +137,11 @@ export function startRedisStreamConsumer(o: RedisStreamConsumerOptions): Running
             await reportBacklog();
           }
         }
-        if (!batch?.entries.length) {
-          blockedRead = canBlock;
-          batch = { entries: await read(), deliveries: new Map() };
-          blockedRead = false;
-        }
+        if (!batch?.entries.length) batch = { entries: await read(), deliveries: new Map() };
         if (batch.entries.length > 0) await handleBatch(batch.entries, batch.deliveries);
         else if (!canBlock && !stopping) await pause(waitMs);
         failures = 0;
       } catch (error) {
-        blockedRead = false;
         // The read that stop() aborted: nothing failed.
         if (aborted) break;
         failures += 1;
