@@ -8,23 +8,13 @@
  */
 
 import { randomUUID } from "node:crypto";
-import { dirname, join, resolve } from "node:path";
 import { Redis } from "ioredis";
 import type pg from "pg";
+import { consumerEntry, startConsumerProcess, streamWatcher } from "./lib/click-stream";
 import { harnessClient, int, runChild } from "./lib/data-jobs";
 import type { JobResult, JobRow, JobScenario } from "./lib/job";
-import {
-  captureOutput,
-  cpuBetween,
-  nodeBinary,
-  placement,
-  processTree,
-  sampleCpu,
-  sleep,
-  spawnOn,
-} from "./lib/proc";
+import { cpuBetween, placement, sampleCpu } from "./lib/proc";
 import type { Context } from "./lib/scenario";
-import { edgelinkEnv } from "./lib/servers";
 
 const linkCount = 100_000;
 const defaultClicks = 50_000;
@@ -137,9 +127,7 @@ export const clickIngest: JobScenario = {
       ])
     ).rows.map((row) => row.id);
     const pick = zipfPicker(ids);
-    const consumerEntry = ctx.bundle
-      ? join(dirname(resolve(ctx.bundle)), "consumer.js")
-      : resolve("dist/node/consumer.js");
+    const entry = consumerEntry(ctx.bundle);
     const checks: string[] = [];
 
     const viaConsumer = (batch: number): JobRow => ({
@@ -149,7 +137,7 @@ export const clickIngest: JobScenario = {
       unit: "clicks",
       baseline: `pg-raw-b${batch}`,
       config:
-        `${consumerEntry} on core ${placement.singleServer ?? "any"}, CLICK_BATCH_SIZE=${batch}: XREADGROUP → ` +
+        `${entry} on core ${placement.singleServer ?? "any"}, CLICK_BATCH_SIZE=${batch}: XREADGROUP → ` +
         "one statement storing the raw rows and upserting their hour/day rollups → live counters (Lua) → XACK",
       async run(round): Promise<JobResult> {
         const key = `bench:ingest:${randomUUID().slice(0, 8)}`;
@@ -157,40 +145,27 @@ export const clickIngest: JobScenario = {
         const events = clickEvents(size, workspaceId, pick);
         await fillStream(redis, stream, events);
         const before = await stored(client, workspaceId);
-        const child = spawnOn(placement.singleServer, nodeBinary, ["--enable-source-maps", consumerEntry], {
-          env: edgelinkEnv({
+        const consumer = await startConsumerProcess({
+          bundle: ctx.bundle,
+          cores: placement.singleServer,
+          settings: {
             DATABASE_URL: postgres.url,
             REDIS_URL: redisService.url,
             CLICK_STREAM_KEY: key,
             CLICK_BATCH_SIZE: String(batch),
-          }),
-          stdio: ["ignore", "pipe", "pipe"],
+          },
         });
-        let startedAt: number | undefined;
-        const output = captureOutput(child, (line) => {
-          if (line.includes('"click stream consumer started"')) startedAt ??= performance.now();
-        });
-        const deadline = performance.now() + drainTimeoutMs;
-        while (startedAt === undefined && performance.now() < deadline) await sleep(5);
-        if (startedAt === undefined) throw new Error(`consumer did not start:\n${output.join("\n")}`);
-        const pids = () => (child.pid ? processTree(child.pid) : []);
-        const groups = async () => ({ consumer: pids(), postgres: await postgres.backendPids() });
+        const { startedAt } = consumer;
+        const groups = async () => ({ consumer: consumer.pids(), postgres: await postgres.backendPids() });
         const cpuStart = sampleCpu(await groups());
-        let drained = false;
-        while (!drained && performance.now() < deadline) {
-          await sleep(50);
-          const info = (await redis.call("XINFO", "GROUPS", stream).catch(() => [])) as unknown[][];
-          const group = info[0] ?? [];
-          const record: Record<string, unknown> = {};
-          for (let i = 0; i + 1 < group.length; i += 2) record[String(group[i])] = group[i + 1];
-          drained = Number(record.pending) === 0 && Number(record.lag) === 0;
-        }
+        const watcher = streamWatcher(redisService.url, key, { pollMs: 50, timeoutMs: drainTimeoutMs });
+        const { drained } = await watcher.drained();
+        watcher.close();
         const durationSec = (performance.now() - startedAt) / 1000;
         const cpuEnd = sampleCpu(await groups());
         const cores = cpuBetween(cpuStart, cpuEnd);
         const windowSec = (cpuEnd.at - cpuStart.at) / 1000;
-        child.kill("SIGTERM");
-        await new Promise((done) => child.once("exit", done));
+        await consumer.stop();
         await redis.del(stream);
         const after = await stored(client, workspaceId);
         const added = after.clicks - before.clicks;

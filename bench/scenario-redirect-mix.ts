@@ -5,15 +5,13 @@
  * database exactly once.
  */
 
-import { dirname, join, resolve } from "node:path";
-import { Redis } from "ioredis";
 import pg from "pg";
-import { clickStreamNames } from "../src/platform/node/redis-stream-click-queue";
 import { callDelta, type Postgres } from "./lib/backing";
-import { captureOutput, nodeBinary, placement, processTree, sleep, spawnOn } from "./lib/proc";
+import { type ConsumerProcess, startConsumerProcess, streamWatcher } from "./lib/click-stream";
+import { placement } from "./lib/proc";
 import type { Measurement } from "./lib/report";
 import type { Row, Scenario, ScenarioRun } from "./lib/scenario";
-import { edgelinkEnv, probe, readMetrics, type Server, startBaseline, startEdgelink } from "./lib/servers";
+import { probe, readMetrics, type Server, startBaseline, startEdgelink } from "./lib/servers";
 
 const linkCount = 100_000;
 const zipfS = 1;
@@ -141,57 +139,6 @@ function redisDb(base: string, offset: number): string {
   return url.toString();
 }
 
-const asRecord = (reply: unknown): Record<string, unknown> => {
-  const record: Record<string, unknown> = {};
-  if (Array.isArray(reply))
-    for (let i = 0; i + 1 < reply.length; i += 2) record[String(reply[i])] = reply[i + 1];
-  return record;
-};
-
-/** The click stream's backlog: entries delivered and not acknowledged, and entries not yet delivered. */
-function streamWatcher(redisUrl: string, key = "clicks:stream") {
-  const { stream, group, deadLetter } = clickStreamNames(key);
-  const client = new Redis(redisUrl, { protocol: 2, lazyConnect: true, maxRetriesPerRequest: 1 });
-  client.on("error", () => {});
-  const backlog = async (): Promise<{ pending: number; undelivered: number }> => {
-    let info: Record<string, unknown>;
-    let groups: unknown[];
-    try {
-      info = asRecord(await client.call("XINFO", "STREAM", stream));
-      groups = (await client.call("XINFO", "GROUPS", stream)) as unknown[];
-    } catch (error) {
-      if (/no such key/i.test(String(error))) return { pending: 0, undelivered: 0 };
-      throw error;
-    }
-    const mine = groups.map(asRecord).find((g) => g.name === group);
-    if (!mine) return { pending: 0, undelivered: Number(info.length ?? 0) };
-    const lag = mine.lag;
-    const undelivered =
-      typeof lag === "number" || (typeof lag === "string" && lag !== "")
-        ? Number(lag)
-        : mine["last-delivered-id"] === info["last-generated-id"]
-          ? 0
-          : Number.NaN;
-    return { pending: Number(mine.pending ?? 0), undelivered };
-  };
-  return {
-    backlog,
-    /** Waits until the consumer has stored and acknowledged everything; answers the seconds it took. */
-    async drained(): Promise<{ seconds: number; drained: boolean }> {
-      const started = performance.now();
-      while (performance.now() - started < drainTimeoutMs) {
-        const { pending, undelivered } = await backlog();
-        if (pending === 0 && undelivered === 0)
-          return { seconds: (performance.now() - started) / 1000, drained: true };
-        await sleep(200);
-      }
-      return { seconds: (performance.now() - started) / 1000, drained: false };
-    },
-    deadLettered: async () => Number(await client.xlen(deadLetter)),
-    close: () => client.disconnect(),
-  };
-}
-
 const metric = (values: Map<string, number>, key: string) => values.get(key) ?? 0;
 /** A counter summed over all its label sets. */
 const family = (values: Map<string, number>, name: string) =>
@@ -221,18 +168,11 @@ export const redirectMix: Scenario = {
     const servers: Server[] = [];
     let watcher: ReturnType<typeof streamWatcher> | undefined;
     let pausedWatcher: ReturnType<typeof streamWatcher> | undefined;
-    let pausedConsumer: ReturnType<typeof spawnOn> | undefined;
+    let pausedConsumer: ConsumerProcess | undefined;
     const cleanup = async () => {
       watcher?.close();
       pausedWatcher?.close();
-      if (pausedConsumer?.pid) {
-        for (const pid of processTree(pausedConsumer.pid)) {
-          try {
-            process.kill(pid, "SIGCONT");
-            process.kill(pid, "SIGTERM");
-          } catch {}
-        }
-      }
+      await pausedConsumer?.stop();
       await Promise.all(servers.map((server) => server.stop()));
     };
     try {
@@ -303,31 +243,19 @@ export const redirectMix: Scenario = {
           bundle: ctx.bundle,
         }),
       );
-      const consumerEntry = ctx.bundle
-        ? join(dirname(resolve(ctx.bundle)), "consumer.js")
-        : resolve("dist/node/consumer.js");
-      pausedConsumer = spawnOn(placement.clusterServer, nodeBinary, ["--enable-source-maps", consumerEntry], {
-        env: edgelinkEnv({
+      pausedConsumer = await startConsumerProcess({
+        bundle: ctx.bundle,
+        cores: placement.clusterServer,
+        settings: {
           DATABASE_URL: postgres.url,
           REDIS_URL: redisDb(redis.url, 2),
           CLICK_STREAM_KEY: pausedKey,
-        }),
-        stdio: ["ignore", "pipe", "pipe"],
+        },
       });
-      let consumerReady = false;
-      const consumerOutput = captureOutput(pausedConsumer, (line) => {
-        if (line.includes('"click stream consumer started"')) consumerReady = true;
-      });
-      for (let waited = 0; !consumerReady && waited < 30_000; waited += 50) await sleep(50);
-      if (!consumerReady)
-        throw new Error(`the paused row's consumer did not start:\n${consumerOutput.join("\n")}`);
-      const consumerPid = pausedConsumer.pid!;
-      const signalConsumer = (signal: NodeJS.Signals) => {
-        for (const pid of processTree(consumerPid)) process.kill(pid, signal);
-      };
+      const consumer = pausedConsumer;
 
-      watcher = streamWatcher(redisDb(redis.url, 1));
-      pausedWatcher = streamWatcher(redisDb(redis.url, 2), pausedKey);
+      watcher = streamWatcher(redisDb(redis.url, 1), undefined, { timeoutMs: drainTimeoutMs });
+      pausedWatcher = streamWatcher(redisDb(redis.url, 2), pausedKey, { timeoutMs: drainTimeoutMs });
       const stream = watcher;
       const pausedStream = pausedWatcher;
 
@@ -365,6 +293,27 @@ export const redirectMix: Scenario = {
           return extra;
         },
       });
+      /**
+       * A recording row's counts, then the backlog it left, drained before the next row starts (the
+       * drain is charged to this row, not the next); `release` lets a frozen consumer go first.
+       */
+      const countAndDrain = async (
+        rowCounts: ReturnType<typeof counts>,
+        watched: ReturnType<typeof streamWatcher>,
+        before: unknown,
+        release?: () => void,
+      ) => {
+        const extra = await rowCounts.delta(before);
+        const { pending, undelivered } = await watched.backlog();
+        release?.();
+        const drain = await watched.drained();
+        return {
+          ...extra,
+          backlogAtEnd: pending + undelivered,
+          drainSec: drain.seconds,
+          drained: drain.drained ? 1 : 0,
+        };
+      };
       const offCounts = counts(off);
       const onCounts = counts(on);
       const pausedCounts = counts(paused);
@@ -411,18 +360,7 @@ export const redirectMix: Scenario = {
           preflight: expectMixRedirect(on),
           backingPids,
           before: onCounts.before,
-          after: async (before) => {
-            const extra = await onCounts.delta(before);
-            const { pending, undelivered } = await stream.backlog();
-            // The next row starts with an idle consumer: the drain is charged to this row, not the next.
-            const drain = await stream.drained();
-            return {
-              ...extra,
-              backlogAtEnd: pending + undelivered,
-              drainSec: drain.seconds,
-              drained: drain.drained ? 1 : 0,
-            };
-          },
+          after: (before) => countAndDrain(onCounts, stream, before),
         },
         {
           id: "edgelink-x2-on-paused",
@@ -439,21 +377,11 @@ export const redirectMix: Scenario = {
           preflight: expectMixRedirect(paused),
           backingPids,
           before: async () => {
-            signalConsumer("SIGSTOP");
+            consumer.signal("SIGSTOP");
             return pausedCounts.before();
           },
-          after: async (before) => {
-            const extra = await pausedCounts.delta(before);
-            const { pending, undelivered } = await pausedStream.backlog();
-            signalConsumer("SIGCONT");
-            const drain = await pausedStream.drained();
-            return {
-              ...extra,
-              backlogAtEnd: pending + undelivered,
-              drainSec: drain.seconds,
-              drained: drain.drained ? 1 : 0,
-            };
-          },
+          after: (before) =>
+            countAndDrain(pausedCounts, pausedStream, before, () => consumer.signal("SIGCONT")),
         },
       ];
       return {
