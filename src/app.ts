@@ -5,6 +5,7 @@ import { createExportRoutes } from "./analytics/export-routes";
 import { createStatsRoutes } from "./analytics/stats-routes";
 import { authenticate } from "./auth/auth-middleware";
 import { createKeyRoutes } from "./auth/key-routes";
+import { createTokenRoutes } from "./auth/token-routes";
 import type { AppEnv } from "./http/app-env";
 import { onError, onNotFound, validationHook } from "./http/problem-handlers";
 import { requestMetrics } from "./http/request-metrics";
@@ -37,9 +38,22 @@ export function createApp(services: Services): OpenAPIHono<AppEnv> {
   app.route("/", createOpsRoutes({ metricsToken: services.config.METRICS_TOKEN }));
   // Every management route is authenticated and rate-limited per key; routes add their scope with
   // requireScope(). A rate-limited request never claims an Idempotency-Key. A bulk import streams
-  // both ways, so it is not buffered for replay: it refuses the header itself.
-  app.use("/api/v1/*", authenticate(), apiRateLimit(), except("/api/v1/links/bulk", idempotency()));
+  // both ways, so it is not buffered for replay: it refuses the header itself. A token is never
+  // stored, so token exchange is not replayed either.
+  app.use(
+    "/api/v1/*",
+    authenticate(),
+    apiRateLimit(),
+    except(["/api/v1/links/bulk", "/api/v1/auth/token"], idempotency()),
+  );
   app.route("/api/v1", createKeyRoutes());
+  app.route(
+    "/api/v1",
+    createTokenRoutes({
+      defaultTtlSeconds: services.config.JWT_TTL_SECONDS,
+      maxTtlSeconds: services.config.JWT_MAX_TTL_SECONDS,
+    }),
+  );
   app.route("/api/v1", createBulkImportRoutes());
   app.route("/api/v1", createLinksRoutes());
   app.route("/api/v1", createStatsRoutes());

@@ -108,6 +108,30 @@ export const configSchema = z
     /** API key lookups are cached this long per process: the bound on revocation elsewhere. */
     API_KEY_CACHE_TTL_SECONDS: seconds(5, 300),
 
+    /**
+     * Signs the short-lived tokens of `POST /api/v1/auth/token` (HS256). Unset: the Node entry makes
+     * a random one per start (a cluster's primary hands it to its workers), so tokens die with the
+     * process; on the edge, where isolates cannot share one, token exchange is off. See README.
+     */
+    JWT_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
+    /** Retired signing secrets still accepted for verification, comma-separated (key rotation). */
+    JWT_PREVIOUS_SECRETS: z
+      .string()
+      .optional()
+      .transform((value) =>
+        (value ?? "")
+          .split(",")
+          .map((part) => part.trim())
+          .filter(Boolean),
+      )
+      .pipe(z.array(z.string().min(32, "each secret must be at least 32 characters"))),
+    /** Lifetime of a token when the caller asks for none, and the most a caller may ask for. */
+    JWT_TTL_SECONDS: z.coerce.number().int().min(30).max(86_400).default(900),
+    JWT_MAX_TTL_SECONDS: z.coerce.number().int().min(30).max(86_400).default(3_600),
+    /** `iss` and `aud` of the tokens; both are checked on every verification. */
+    JWT_ISSUER: z.string().min(1).max(200).default("edgelink"),
+    JWT_AUDIENCE: z.string().min(1).max(200).default("edgelink-api"),
+
     RATE_LIMIT_REDIRECT: ratePolicy.prefault("600/60s"),
     RATE_LIMIT_API_READ: ratePolicy.prefault("1200/60s"),
     RATE_LIMIT_API_WRITE: ratePolicy.prefault("300/60s"),
@@ -192,6 +216,20 @@ export const configSchema = z
         code: "custom",
         path: [config.UPSTASH_REDIS_REST_URL ? "UPSTASH_REDIS_REST_TOKEN" : "UPSTASH_REDIS_REST_URL"],
         message: "UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN must be set together",
+      });
+    }
+    if (config.JWT_TTL_SECONDS > config.JWT_MAX_TTL_SECONDS) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["JWT_TTL_SECONDS"],
+        message: "must not exceed JWT_MAX_TTL_SECONDS",
+      });
+    }
+    if (config.JWT_PREVIOUS_SECRETS.length > 0 && !config.JWT_SECRET) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["JWT_SECRET"],
+        message: "must be set when JWT_PREVIOUS_SECRETS is (rotation keeps a current secret)",
       });
     }
   });

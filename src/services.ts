@@ -8,6 +8,7 @@ import {
 } from "./analytics/click-recorder";
 import { createApiKeyRepository } from "./auth/api-key-repository";
 import { type ApiKeyService, createApiKeyService } from "./auth/api-key-service";
+import { createTokenService, type TokenService } from "./auth/token-service";
 import type { Config } from "./config";
 import { LinkCache } from "./links/link-cache";
 import { createLinkRepository, type LinkRepository } from "./links/link-repository";
@@ -61,6 +62,8 @@ export interface Services extends Platform {
   clickConsumer: ClickConsumer;
   workspaces: WorkspaceRepository;
   apiKeys: ApiKeyService;
+  /** Short-lived tokens for API keys, verified with no database or cache (off without JWT_SECRET). */
+  tokens: TokenService;
   /** Redis-backed (`@upstash/ratelimit`, local-first for redirects) when `redis` is set, else in-process. */
   rateLimiter: RateLimiter;
 }
@@ -113,6 +116,14 @@ export function createServices(platform: Platform): Services {
       cache: platform.cache,
       logger: platform.logger,
       localTtlSeconds: platform.config.API_KEY_CACHE_TTL_SECONDS,
+    }),
+    tokens: createTokenService({
+      secret: config.JWT_SECRET,
+      previousSecrets: config.JWT_PREVIOUS_SECRETS,
+      issuer: config.JWT_ISSUER,
+      audience: config.JWT_AUDIENCE,
+      defaultTtlSeconds: config.JWT_TTL_SECONDS,
+      maxTtlSeconds: config.JWT_MAX_TTL_SECONDS,
     }),
     rateLimiter: createRateLimiter(platform),
   };

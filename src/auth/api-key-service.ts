@@ -112,7 +112,13 @@ export function createApiKeyService(deps: {
       recordUse(credential.id, options.defer);
       return {
         ok: true,
-        auth: { workspaceId: credential.workspaceId, keyId: credential.id, scopes: credential.scopes },
+        auth: {
+          workspaceId: credential.workspaceId,
+          keyId: credential.id,
+          scopes: credential.scopes,
+          credential: "api-key",
+          keyExpiresAt: credential.expiresAt,
+        },
       };
     },
 

@@ -5,6 +5,7 @@ import type { AppEnv } from "../http/app-env";
 import { AppError } from "../http/errors";
 import { onNotFound } from "../http/problem-handlers";
 import type { Scope } from "./scopes";
+import { looksLikeJwt, undelegableScopes } from "./token-service";
 
 const realm = 'Bearer realm="edgelink"';
 const bearer = /^Bearer[ \t]+(\S+)[ \t]*$/i;
@@ -13,6 +14,14 @@ const bearer = /^Bearer[ \t]+(\S+)[ \t]*$/i;
 const invalidKey = () =>
   new AppError("UNAUTHORIZED", {
     detail: "The API key is invalid, expired or revoked.",
+    headers: { "WWW-Authenticate": `${realm}, error="invalid_token"` },
+  });
+
+/** One answer for every refused token, whatever the reason (expired, tampered, another issuer…). */
+const invalidToken = () =>
+  new AppError("UNAUTHORIZED", {
+    detail:
+      "The token is invalid or has expired; exchange an API key for a new one at POST /api/v1/auth/token.",
     headers: { "WWW-Authenticate": `${realm}, error="invalid_token"` },
   });
 
@@ -25,8 +34,10 @@ function routeExists(c: Context<AppEnv>): boolean {
 }
 
 /**
- * Requires `Authorization: Bearer <api key>` and sets `c.var.auth`. Missing or malformed
- * credentials and refused keys answer 401 with `WWW-Authenticate`. Paths no route serves get the
+ * Requires `Authorization: Bearer <api key or token>` and sets `c.var.auth`. A credential shaped
+ * like a JWT is verified by signature and claims alone (no Postgres, no Redis); anything else takes
+ * the API-key path. Missing or malformed credentials and refused ones answer 401 with
+ * `WWW-Authenticate`; neither the credential nor the reason is logged or echoed. Paths no route serves get the
  * 404 problem without auth: the route table is public (`/openapi.json`), so that reveals nothing.
  *
  * @example
@@ -40,17 +51,26 @@ export function authenticate(): MiddlewareHandler<AppEnv> {
     const token = header ? bearer.exec(header)?.[1] : undefined;
     if (!token) {
       throw new AppError("UNAUTHORIZED", {
-        detail: "Send an API key as `Authorization: Bearer <key>`.",
+        detail: "Send an API key or a token as `Authorization: Bearer <credential>`.",
         headers: { "WWW-Authenticate": realm },
       });
     }
-    const { apiKeys, metrics } = c.var.services;
-    const result = await apiKeys.authenticate(token, { defer: waitUntilOf(c) });
-    if (!result.ok) {
-      metrics.counter("api_key_refusals_total", "API keys refused, by reason", { reason: result.reason });
-      throw invalidKey();
+    const { apiKeys, tokens, metrics } = c.var.services;
+    if (looksLikeJwt(token)) {
+      const verified = await tokens.verify(token);
+      if (!verified.ok) {
+        metrics.counter("api_token_refusals_total", "Tokens refused, by reason", { reason: verified.reason });
+        throw invalidToken();
+      }
+      c.set("auth", verified.auth);
+    } else {
+      const result = await apiKeys.authenticate(token, { defer: waitUntilOf(c) });
+      if (!result.ok) {
+        metrics.counter("api_key_refusals_total", "API keys refused, by reason", { reason: result.reason });
+        throw invalidKey();
+      }
+      c.set("auth", result.auth);
     }
-    c.set("auth", result.auth);
     await next();
   };
 }
@@ -68,7 +88,10 @@ export function requireScope(scope: Scope): MiddlewareHandler<AppEnv> {
     if (!auth) throw new AppError("UNAUTHORIZED", { headers: { "WWW-Authenticate": realm } });
     if (!auth.scopes.includes(scope)) {
       throw new AppError("FORBIDDEN", {
-        detail: `This API key lacks the "${scope}" scope.`,
+        detail:
+          auth.credential === "token" && undelegableScopes.includes(scope)
+            ? `Tokens never carry "${scope}": send the API key itself.`
+            : `This ${auth.credential === "token" ? "token" : "API key"} lacks the "${scope}" scope.`,
         headers: { "WWW-Authenticate": `${realm}, error="insufficient_scope", scope="${scope}"` },
       });
     }

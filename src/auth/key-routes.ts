@@ -141,7 +141,7 @@ export function createKeyRoutes(): OpenAPIHono<AppEnv> {
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
     scheme: "bearer",
-    description: "An API key (`elk_…`)",
+    description: "An API key (`elk_…`) or a token from `POST /api/v1/auth/token`",
   });
 
   app.openapi(createKeyRoute, async (c) => {

@@ -10,4 +10,8 @@ export interface AuthContext {
   workspaceId: string;
   keyId: string;
   scopes: readonly Scope[];
+  /** How the caller proved it: its API key, or a token exchanged for one (`POST /auth/token`). */
+  credential?: "api-key" | "token";
+  /** The API key's own expiry (epoch ms; null: none), which a token exchanged for it never outlives. */
+  keyExpiresAt?: number | null;
 }

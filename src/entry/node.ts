@@ -4,6 +4,7 @@ import { type Config, ConfigError, loadConfig } from "../config";
 import { createLogger, type Logger } from "../platform/log/logger";
 import { usesEmbeddedDatabase } from "../platform/node/node-platform";
 import { type RunningConsumerRole, startConsumerRole } from "./consumer-role";
+import { withJwtSecret } from "./jwt-secret";
 import {
   clusterRoles,
   joinClusterMetrics,
@@ -32,6 +33,8 @@ async function main(): Promise<void> {
   const logger = createLogger({ level: config.LOG_LEVEL, base: { service: "edgelink", pid: process.pid } });
 
   if (cluster.isPrimary) {
+    // Before any fork: workers read it from the environment they inherit.
+    config = withJwtSecret(config, process.env, logger);
     if (usesEmbeddedDatabase(config)) {
       logger.info("embedded PGlite owns its data directory: serving from a single process", {
         dataDir: config.PGLITE_DATA_DIR,

@@ -66,6 +66,9 @@ function build(env: Env): Built {
     clickQueue: env.CLICKS ? createCloudflareClickQueue(env.CLICKS) : undefined,
   });
   if (!env.CLICKS) logger.warn("no CLICKS queue binding: click events batch per isolate only");
+  // Isolates cannot agree on a generated secret, so without the JWT_SECRET secret there are no tokens.
+  if (!config.JWT_SECRET)
+    logger.warn("no JWT_SECRET: POST /api/v1/auth/token answers 503, tokens are refused");
   const value = { app: createApp(services), services };
   built = { env, value };
   return value;
