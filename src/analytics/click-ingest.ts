@@ -76,7 +76,7 @@ export async function ingestClicks(db: Db, events: ClickEvent[]): Promise<Ingest
       select link_id, granularity, bucket_start, traffic, dimension, value, count(*)
       from facts
       group by link_id, granularity, bucket_start, traffic, dimension, value
-      order by link_id, granularity, bucket_start, traffic, dimension, value
+      order by link_id, granularity, dimension, bucket_start, traffic, value
       on conflict (link_id, granularity, bucket_start, traffic, dimension, value)
       do update set clicks = rollups.clicks + excluded.clicks
       returning 1

@@ -63,8 +63,8 @@ export function coveringRanges(range: StatsRange): StatsRange[] {
 }
 
 /**
- * The reads behind `GET /links/:id/stats`. The rollup reads are index-only scans of
- * rollups_stats_idx (link, granularity, dimension, bucket, traffic, value, clicks), so their cost
+ * The reads behind `GET /links/:id/stats`. The rollup reads are index-only scans of rollups_pkey
+ * (link, granularity, dimension, bucket, traffic, value, INCLUDE clicks), so their cost
  * follows the number of buckets and values in the range, never the number of clicks; they tolerate
  * lag, so they run on a replica when one exists.
  */
