@@ -2,8 +2,9 @@ import { parseArgs } from "node:util";
 import { z } from "zod";
 import { instant } from "../analytics/stats-schemas";
 import { scopeSchema, scopes } from "../auth/scopes";
-import { ConfigError, loadConfig } from "../config";
+import { type Config, ConfigError, loadConfig } from "../config";
 import type { Services } from "../services";
+import type { DeadLetterCommand } from "./admin-dead-letters";
 
 const usage = `Usage: npm run admin -- <command> [options]
 
@@ -16,10 +17,22 @@ const usage = `Usage: npm run admin -- <command> [options]
       POST /links/bulk does: one result line per input line on stdout, progress on stderr.
   export --workspace ID --from ISO-8601 --to ISO-8601 [--link ID] [--format ndjson|csv] [--out FILE]
       Writes the raw clicks in [from, to) to FILE (or stdout), as GET /clicks/export does.
+  dead-letters list [--reason REASON] [--limit N] [--json]
+      The click events the Node consumer parked in the dead-letter stream (Redis), oldest first:
+      one line each on stdout (--json: NDJSON), then the count per reason on stderr.
+  dead-letters replay [--reason REASON] [--ids ID,…] [--dry-run] [--json]
+      Puts the selected parked events (--ids: dead-letter entry ids, as list shows them) back on
+      the click stream and only then deletes them from the dead-letter stream; a crash in between
+      at worst replays an event twice, which the consumer's idempotent ingest stores once.
+      Payloads that are not a valid click event stay parked. One line per entry on stdout,
+      progress and summary on stderr. --dry-run changes nothing.
+      Reasons: too-many-deliveries, rejected-by-database, invalid-json, invalid-event.
 
 Scopes: ${scopes.join(", ")}
 Database: DATABASE_URL when set, else the embedded PGlite in PGLITE_DATA_DIR (as npm start).
-Exit status: 0 done, 1 failed (for import: any line not created), 2 bad usage.`;
+dead-letters: Redis only (UPSTASH_REDIS_REST_URL + _TOKEN, else REDIS_URL; CLICK_STREAM_KEY); no database.
+Exit status: 0 done, 1 failed (for import: any line not created; for dead-letters replay: any
+selected entry not replayed), 2 bad usage (and dead-letters without Redis).`;
 
 /** Bad usage: one line, exit 2. */
 class UsageError extends Error {}
@@ -35,6 +48,10 @@ const options = {
   to: { type: "string" },
   link: { type: "string" },
   out: { type: "string" },
+  reason: { type: "string" },
+  limit: { type: "string" },
+  ids: { type: "string" },
+  "dry-run": { type: "boolean", default: false },
   json: { type: "boolean", default: false },
   help: { type: "boolean", short: "h", default: false },
 } as const;
@@ -60,13 +77,58 @@ const futureDate = z.iso
   .refine((date) => date.getTime() > Date.now(), "must be in the future");
 
 const formatSchema = z.enum(["ndjson", "csv"]);
+// Any reason a parked entry carries (the consumer's, or an older version's), but a sane one.
+const reasonSchema = z.string().regex(/^[a-z0-9-]{1,64}$/, "must be a reason such as too-many-deliveries");
+const limitSchema = z.coerce.number().int().min(1).max(1_000_000);
+const streamIdsSchema = z
+  .string()
+  .transform((list) => list.split(",").map((id) => id.trim()))
+  .pipe(
+    z
+      .array(z.string().regex(/^\d{1,20}-\d{1,20}$/, "must be stream entry ids like 1764288000000-0"))
+      .min(1)
+      .max(10_000),
+  )
+  .transform((list) => [...new Set(list)]);
+
+/** A dead-letters command: it needs Redis only, so it runs without opening the database. */
+interface RedisPlan {
+  redis: (config: Config) => Promise<number>;
+}
+
+function planDeadLetters(command: string, values: Values): RedisPlan {
+  const optional = <T>(schema: z.ZodType<T>, flag: string, value: unknown) =>
+    value === undefined ? undefined : required(schema, flag, value);
+  const reason = optional(reasonSchema, "--reason", values.reason);
+  const { json } = values;
+  const io = {
+    out: (line: string) => process.stdout.write(`${line}\n`),
+    err: (line: string) => process.stderr.write(`${line}\n`),
+  };
+  // Loaded only when run, like the database drivers: bad usage answers without them.
+  const run = (planned: DeadLetterCommand): RedisPlan => ({
+    redis: async (config) => (await import("./admin-dead-letters")).runDeadLetterCommand(config, planned, io),
+  });
+  if (command === "dead-letters list") {
+    for (const flag of ["ids", "dry-run"] as const)
+      if (values[flag]) throw new UsageError(`--${flag} is for dead-letters replay`);
+    return run({ command: "list", reason, json, limit: optional(limitSchema, "--limit", values.limit) });
+  }
+  if (command === "dead-letters replay") {
+    if (values.limit !== undefined) throw new UsageError("--limit is for dead-letters list");
+    const ids = optional(streamIdsSchema, "--ids", values.ids);
+    return run({ command: "replay", reason, json, dryRun: values["dry-run"], ...(ids ? { ids } : {}) });
+  }
+  throw new UsageError(`unknown command "${command}"`);
+}
 
 /** A command checked against its flags before anything is opened, so bad usage costs nothing. */
 function plan(
   command: string,
   values: Values,
   args: string[],
-): (services: Services) => Promise<Record<string, unknown>> {
+): ((services: Services) => Promise<Record<string, unknown>>) | RedisPlan {
+  if (command.startsWith("dead-letters")) return planDeadLetters(command, values);
   switch (command) {
     case "import": {
       const workspaceId = required(z.uuid(), "--workspace", values.workspace);
@@ -200,6 +262,7 @@ async function main(argv: string[]): Promise<number> {
   }
 
   const config = loadConfig(process.env);
+  if (typeof run !== "function") return run.redis(config);
   // Loaded only now, so --help and bad usage answer without loading database drivers.
   const [{ createLogger }, node, { createServices }] = await Promise.all([
     import("../platform/log/logger"),
