@@ -152,6 +152,11 @@ export class LinkCache {
     return hit.entry;
   }
 
+  /** Whether this process's LRU holds anything for (domain, slug): a live link or a remembered miss. */
+  holds(domain: string, slug: string): boolean {
+    return this.local.has(cacheKey(domain, slug));
+  }
+
   /**
    * Forgets (domain, slug) here and outdates it in Redis; call after the change is committed, on
    * create (clears a negative entry), edit and delete.

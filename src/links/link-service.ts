@@ -222,6 +222,8 @@ export function createLinkService(deps: { links: LinkRepository; cache: LinkCach
     /** Counts one click towards maxClicks; false once the link has none left. */
     /** The in-process tier only, synchronously (see `LinkCache.peek`): for the Node fast path. */
     peek: (domain: string, slug: string) => cache.peek(domain, slug),
+    /** Whether the in-process tier holds (domain, slug) at all, a remembered miss included. */
+    holds: (domain: string, slug: string) => cache.holds(domain, slug),
     consumeClick: (id: string) => links.consumeClick(id),
   };
 }

@@ -18,6 +18,8 @@ export interface RawRedirectRequest {
   headers: HeaderReader;
   /** The TCP peer. */
   remoteAddress: string | undefined;
+  /** `performance.now()` when the request arrived, when that was before this call (after a warm-up). */
+  startedAt?: number;
 }
 
 /** A redirect decided without waiting on anything: write it, then call `after`. */
@@ -28,11 +30,30 @@ export interface FastRedirect {
   after(): void;
 }
 
+/**
+ * Answers a request it can serve on the spot (see {@link createRedirectFastPath}), else undefined.
+ */
+export interface RedirectFastPath {
+  (request: RawRedirectRequest): FastRedirect | undefined;
+  /**
+   * For a request the fast path left to the app because this process's LRU holds nothing for its
+   * slug: loads the link through the other tiers (Redis, then Postgres, exactly as the app's route
+   * would, filling the LRU on the way back), after which the fast path can answer it. Undefined when
+   * there is nothing to load (not a `GET /:slug`, the LRU already holds the slug or a remembered
+   * miss, or a lookup failed within the last second). Rejects when the lookup fails: the app then
+   * answers (503 with Retry-After).
+   */
+  warm(request: RawRedirectRequest): Promise<void> | undefined;
+}
+
 /** What the app's `GET /:slug` route matches (a query is ignored; `%`-escapes are the app's job). */
 const slugTarget = /^\/([A-Za-z0-9_-]{1,64})(?:\?|$)/;
 const requestIdValue = /^[\w\-=]{1,255}$/;
 /** The route label the app's request metrics give `GET /:slug`, so both paths add to one series. */
 const routeLabel = "/:slug";
+
+/** After a lookup through the other tiers failed, requests go straight to the app for this long. */
+const warmPauseMs = 1_000;
 
 /** A Host field of a name or IPv4 address and an optional port; anything else is the app's to judge. */
 const plainHost = /^[A-Za-z0-9._-]+(?::\d{1,5})?$/;
@@ -56,38 +77,65 @@ export function shortDomainOf(hostname: string, shortDomains: readonly string[])
  * what the app's route answers (status, `Location`, `Cache-Control`, `X-Request-Id`, the
  * rate-limit fields), counts the same metrics and hands the same click to the recorder.
  *
- * Anything else — another route, a cache miss, a password, a limit near or reached, an expired
- * link — answers `undefined` having changed nothing, and the request goes to the app, which
- * handles every case. The app stays the one definition of the redirect; this only skips, for the
- * request that needs none of it, the framework's per-request work (a `Request` and `Headers` built
- * from the socket, middleware closures, zod, a `Response` copied back), which costs several times
- * what the redirect itself does.
+ * Anything else — another route, a password, a limit near or reached, an expired link — answers
+ * `undefined` having changed nothing, and the request goes to the app, which handles every case.
+ * A slug the LRU does not hold yet is first loaded by `warm` (the long tail of a link shortener's
+ * traffic is mostly such slugs), then answered here when it turns out to be a plain link. The app
+ * stays the one definition of the redirect; this only skips, for the request that needs none of
+ * it, the framework's per-request work (a `Request` and `Headers` built from the socket, middleware
+ * closures, zod, a `Response` copied back), which costs several times what the redirect itself does.
  *
  * @example
  * const serveFast = createRedirectFastPath(services);
  * const answer = serveFast({ method, target: req.url, host, headers, remoteAddress });
  * if (answer) { res.writeHead(answer.status, answer.headers).end(); answer.after(); }
+ * else await serveFast.warm(request); // then serveFast(request) again, or the app
  */
-export function createRedirectFastPath(
-  services: Services,
-): (request: RawRedirectRequest) => FastRedirect | undefined {
+export function createRedirectFastPath(services: Services): RedirectFastPath {
   const { config, linkService, rateLimiter, clickRecorder, metrics, logger } = services;
   const shortDomains = config.SHORT_DOMAINS;
-  const decideNow = rateLimiter.decideNow?.bind(rateLimiter);
-  if (!decideNow) return () => undefined;
+  const limiterDecideNow = rateLimiter.decideNow?.bind(rateLimiter);
+  if (!limiterDecideNow) return Object.assign(() => undefined, { warm: () => undefined });
+  const decideNow = limiterDecideNow;
   const onRecordError = (error: unknown) => logger.warn("click hand-off failed", { error });
+  const background = (work: Promise<unknown>) => {
+    work.catch((error: unknown) => logger.warn("background revalidation failed", { error }));
+  };
   // The same series the app's request-metrics middleware counts into.
   const requestSeries = requestSeriesOf(metrics);
+  let warmingPausedUntil = 0;
 
-  return function serveFast(request) {
-    const started = performance.now();
+  /** The (domain, slug) a request for `GET /:slug` addresses, when the fast path may serve it. */
+  function addressOf(request: RawRedirectRequest): { domain: string; slug: string } | undefined {
     const match = slugTarget.exec(request.target);
     if (!match) return undefined;
     const slug = match[1]!;
     if (reservedSlugs.has(slug.toLowerCase())) return undefined;
     const { host } = request;
     if (host === undefined || !plainHost.test(host)) return undefined;
-    const domain = shortDomainOf(hostnameOf(host), shortDomains);
+    return { domain: shortDomainOf(hostnameOf(host), shortDomains), slug };
+  }
+
+  function warm(request: RawRedirectRequest): Promise<void> | undefined {
+    if (performance.now() < warmingPausedUntil) return undefined;
+    const address = addressOf(request);
+    if (!address || linkService.holds(address.domain, address.slug)) return undefined;
+    return linkService.resolve(address.domain, address.slug, background).then(
+      () => {},
+      (error: unknown) => {
+        // The app will look again and answer the 503; until the pause ends it goes there directly,
+        // so an outage costs one lookup per request, not two.
+        warmingPausedUntil = performance.now() + warmPauseMs;
+        throw error;
+      },
+    );
+  }
+
+  function serveFast(request: RawRedirectRequest): FastRedirect | undefined {
+    const started = request.startedAt ?? performance.now();
+    const address = addressOf(request);
+    if (!address) return undefined;
+    const { domain, slug } = address;
     const entry = linkService.peek(domain, slug);
     if (!entry || entry.passwordHash !== null || entry.maxClicks !== null || hasExpired(entry)) {
       return undefined;
@@ -128,5 +176,7 @@ export function createRedirectFastPath(
         clickRecorder.record(visit).catch(onRecordError);
       },
     };
-  };
+  }
+
+  return Object.assign(serveFast, { warm });
 }

@@ -54,11 +54,14 @@ describe("redirect fast path (Node)", () => {
     t = await startTestApp({ RATE_LIMIT_REDIRECT: "1000/60s" });
     workspaceId = (await t.services.workspaces.create({ name: "fast" })).id;
     const serveFast = createRedirectFastPath(t.services);
-    const spied = (request: Parameters<typeof serveFast>[0]): FastRedirect | undefined => {
-      const answer = serveFast(request);
-      if (answer) answeredFast.push(request.target);
-      return answer;
-    };
+    const spied = Object.assign(
+      (request: Parameters<typeof serveFast>[0]): FastRedirect | undefined => {
+        const answer = serveFast(request);
+        if (answer) answeredFast.push(request.target);
+        return answer;
+      },
+      { warm: serveFast.warm },
+    );
     server = createServer(withFastRedirects(spied, getRequestListener(t.app.fetch)));
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -77,8 +80,12 @@ describe("redirect fast path (Node)", () => {
       utm: { utm_source: "newsletter", utm_medium: "email" },
       rules: [{ device: ["mobile"], url: "https://m.example.com/p" }],
     });
+    // Not yet in this process's LRU: looked up through Redis and Postgres, then answered here.
     const first = await served(`/${link.slug}`, { headers: { "User-Agent": firefox } });
-    expect(first.fast).toBe(false); // not yet in this process's LRU: the app loads it
+    expect(first.fast).toBe(true);
+    expect(first.res.headers.get("location")).toBe(
+      "https://example.com/p?utm_source=keep&x=1&utm_medium=email",
+    );
     for (const userAgent of [firefox, iphone]) {
       const app = await t.app.request(`/${link.slug}`, { headers: { "User-Agent": userAgent } });
       const fast = await served(`/${link.slug}?ignored=1`, { headers: { "User-Agent": userAgent } });
@@ -158,6 +165,54 @@ describe("redirect fast path (Node)", () => {
       expect(answer.fast, path).toBe(false);
       expect(answer.res.status, path).not.toBe(302);
     }
+  });
+
+  it("looks a slug up once through the other tiers, answers a link itself and leaves a miss to the app", async () => {
+    const loads = async () => {
+      const text = await (await t.app.request("/metrics")).text();
+      return Number(text.match(/^link_cache_db_loads_total (\d+)$/m)?.[1] ?? 0);
+    };
+    const link = await create({ url: "https://example.com/cold" });
+    const before = await loads();
+    const answers = [];
+    for (let i = 0; i < 3; i += 1) answers.push(await served(`/${link.slug}`));
+    expect(answers.map(({ res }) => res.status)).toEqual([302, 302, 302]);
+    expect(answers.every(({ fast }) => fast)).toBe(true);
+    expect(answers[0]!.res.headers.get("location")).toBe("https://example.com/cold");
+    expect(await loads()).toBe(before + 1);
+
+    // An unknown slug: one Postgres read, remembered; the app answers the 404 problem each time.
+    const unknown = `/${slug()}`;
+    const misses = [await served(unknown), await served(unknown)];
+    expect(misses.map(({ res }) => res.status)).toEqual([404, 404]);
+    expect(misses.some(({ fast }) => fast)).toBe(false);
+    expect(misses[0]!.res.headers.get("content-type")).toContain("application/problem+json");
+    expect(await loads()).toBe(before + 2);
+  });
+
+  it("when the lookup fails, the app answers 503 with Retry-After, and the next requests go to it directly", async () => {
+    const link = await create();
+    const { linkService } = t.services;
+    const resolve = linkService.resolve;
+    let lookups = 0;
+    linkService.resolve = async () => {
+      lookups += 1;
+      throw new Error("database unreachable");
+    };
+    try {
+      const failed = [await served(`/${link.slug}`), await served(`/${link.slug}`)];
+      expect(failed.map(({ res }) => res.status)).toEqual([503, 503]);
+      expect(failed[0]!.res.headers.get("retry-after")).toBe("5");
+      expect(failed[0]!.res.headers.get("content-type")).toContain("application/problem+json");
+      // The first: the fast path's lookup, then the app's; the second: the app's alone.
+      expect(lookups).toBe(3);
+    } finally {
+      linkService.resolve = resolve;
+    }
+    await new Promise((done) => setTimeout(done, 1_050));
+    const back = await served(`/${link.slug}`);
+    expect(back.res.status).toBe(302);
+    expect(back.fast).toBe(true);
   });
 
   it("never serves an edited or deleted link from this process's LRU", async () => {
