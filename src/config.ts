@@ -1,16 +1,19 @@
 import { z } from "zod";
 
-/** Comma-separated list of URLs; empty or unset means none. */
-const urlList = z
-  .string()
-  .optional()
-  .transform((value) =>
-    (value ?? "")
-      .split(",")
-      .map((part) => part.trim())
-      .filter(Boolean),
-  )
-  .pipe(z.array(z.url()));
+/** A comma-separated list of `item`s, each trimmed; empty or unset means none. */
+const commaList = (item: z.ZodType<string, string>) =>
+  z
+    .string()
+    .optional()
+    .transform((value) =>
+      (value ?? "")
+        .split(",")
+        .map((part) => part.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(item));
+
+const urlList = commaList(z.url());
 
 const boolFlag = z
   .enum(["true", "false", "1", "0", ""])
@@ -115,16 +118,7 @@ export const configSchema = z
      */
     JWT_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
     /** Retired signing secrets still accepted for verification, comma-separated (key rotation). */
-    JWT_PREVIOUS_SECRETS: z
-      .string()
-      .optional()
-      .transform((value) =>
-        (value ?? "")
-          .split(",")
-          .map((part) => part.trim())
-          .filter(Boolean),
-      )
-      .pipe(z.array(z.string().min(32, "each secret must be at least 32 characters"))),
+    JWT_PREVIOUS_SECRETS: commaList(z.string().min(32, "each secret must be at least 32 characters")),
     /** Lifetime of a token when the caller asks for none, and the most a caller may ask for. */
     JWT_TTL_SECONDS: z.coerce.number().int().min(30).max(86_400).default(900),
     JWT_MAX_TTL_SECONDS: z.coerce.number().int().min(30).max(86_400).default(3_600),
