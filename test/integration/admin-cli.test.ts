@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -6,30 +5,15 @@ import { join } from "node:path";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { apiKeyPattern } from "../../src/auth/api-key-format";
 import { scopes } from "../../src/auth/scopes";
-import { configSchema, loadConfig } from "../../src/config";
+import { loadConfig } from "../../src/config";
 import { createLogger } from "../../src/platform/log/logger";
 import { createNodeDatabase } from "../../src/platform/node/node-platform";
+import { runAdmin } from "../support/admin-cli";
 import { startTestApp } from "../support/app";
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** `npx tsx src/entry/admin.ts …` with exactly the edgelink settings given (plus REDIS_URL when the run has one). */
-function admin(args: string[], settings: Record<string, string>): Promise<Run> {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const key of Object.keys(configSchema.shape)) delete env[key];
-  if (process.env.REDIS_URL) env.REDIS_URL = process.env.REDIS_URL;
-  Object.assign(env, settings);
-  const child = spawn("npx", ["tsx", "src/entry/admin.ts", ...args], { env });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (chunk) => (stdout += chunk));
-  child.stderr.on("data", (chunk) => (stderr += chunk));
-  return new Promise((done) => child.on("close", (code) => done({ code, stdout, stderr })));
-}
+/** The admin CLI with exactly the edgelink settings given (plus REDIS_URL when the run has one). */
+const admin = (args: string[], settings: Record<string, string>) =>
+  runAdmin(args, { ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}), ...settings });
 
 const keyLine = new RegExp(`^${apiKeyPattern.source}$`, "m");
 const bearer = (key: string) => ({ headers: { Authorization: `Bearer ${key}` } });

@@ -1,10 +1,8 @@
-import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { sql } from "drizzle-orm";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { createClickConsumer } from "../../src/analytics/click-consumer";
 import type { ClickEvent } from "../../src/analytics/click-event";
-import { configSchema } from "../../src/config";
 import { type DeadLetterIo, listDeadLetters, replayDeadLetters } from "../../src/entry/admin-dead-letters";
 import { createLinkRepository } from "../../src/links/link-repository";
 import { MemoryCache } from "../../src/platform/cache/memory-cache";
@@ -18,6 +16,7 @@ import { clickStreamNames } from "../../src/platform/node/redis-stream-click-que
 import { type RedisCall, tcpStreamConnection } from "../../src/platform/node/redis-stream-commands";
 import { startRedisStreamConsumer } from "../../src/platform/node/redis-stream-consumer";
 import { createWorkspaceRepository } from "../../src/workspaces/workspace-repository";
+import { runAdmin } from "../support/admin-cli";
 import { clickEvent } from "../support/click-events";
 import { plainRedis, streamState } from "../support/click-stream";
 
@@ -25,24 +24,7 @@ const redisUrl = process.env.REDIS_URL;
 const skip = redisUrl ? undefined : "needs REDIS_URL";
 type Names = ReturnType<typeof clickStreamNames>;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** `npx tsx src/entry/admin.ts …` with exactly the edgelink settings given. */
-function admin(args: string[], settings: Record<string, string>): Promise<Run> {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const key of Object.keys(configSchema.shape)) delete env[key];
-  Object.assign(env, settings);
-  const child = spawn("npx", ["tsx", "src/entry/admin.ts", ...args], { env });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (chunk) => (stdout += chunk));
-  child.stderr.on("data", (chunk) => (stderr += chunk));
-  return new Promise((done) => child.on("close", (code) => done({ code, stdout, stderr })));
-}
+const admin = runAdmin;
 
 /** Captures what a command writes. */
 function capture(): DeadLetterIo & { stdout: string[]; stderr: string[] } {

@@ -6,17 +6,7 @@ import { createNodePostgresDatabase } from "../../src/platform/db/node-postgres-
 import { apiAs, expectProblem, roomyLimits, type Tenant, tenant, uniqueSlug } from "../support/api";
 import { startTestApp, type TestApp } from "../support/app";
 import { exchange, testJwtSecret, tokenFor } from "../support/tokens";
-
-/** A dependency that records and refuses every use, so a test can prove it was never touched. */
-function untouchable<T extends object>(name: string, uses: string[], fields: Partial<T> = {}): T {
-  return new Proxy(fields as T, {
-    get(target, property) {
-      if (property in target || property === "then") return target[property as keyof T];
-      uses.push(`${name}.${String(property)}`);
-      throw new Error(`${name}.${String(property)} must not be used`);
-    },
-  });
-}
+import { untouchable } from "../support/untouchable";
 
 describe("a token is verified without Postgres or Redis", () => {
   const uses: string[] = [];

@@ -1,36 +1,20 @@
-import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ingestClicks } from "../../src/analytics/click-ingest";
-import { configSchema, loadConfig } from "../../src/config";
+import { loadConfig } from "../../src/config";
 import { parseCsv } from "../../src/http/streaming-csv";
 import { createLogger } from "../../src/platform/log/logger";
 import { createNodeDatabase } from "../../src/platform/node/node-platform";
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+import { runAdmin } from "../support/admin-cli";
 
 let dir: string;
 let settings: Record<string, string>;
 
-/** `npx tsx src/entry/admin.ts …` on this suite's own embedded data directory. */
-function admin(args: string[]): Promise<Run> {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const key of Object.keys(configSchema.shape)) delete env[key];
-  Object.assign(env, settings);
-  const child = spawn("npx", ["tsx", "src/entry/admin.ts", ...args], { env });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (chunk) => (stdout += chunk));
-  child.stderr.on("data", (chunk) => (stderr += chunk));
-  return new Promise((done) => child.on("close", (code) => done({ code, stdout, stderr })));
-}
+/** The admin CLI on this suite's own embedded data directory. */
+const admin = (args: string[]) => runAdmin(args, settings);
 
 async function* chunks(text: string) {
   yield text;

@@ -7,20 +7,10 @@ import type { Cache } from "../../src/platform/cache/cache";
 import type { Database } from "../../src/platform/db/database";
 import { createNodePostgresDatabase } from "../../src/platform/db/node-postgres-database";
 import { startTestApp, type TestApp } from "../support/app";
+import { untouchable } from "../support/untouchable";
 
 const as = (t: TestApp, key: string, path: string, init: RequestInit = {}) =>
   t.app.request(path, { ...init, headers: { Authorization: `Bearer ${key}`, ...init.headers } });
-
-/** A dependency that records and refuses every use, so a test can prove it was never touched. */
-function untouchable<T extends object>(name: string, uses: string[], fields: Partial<T> = {}): T {
-  return new Proxy(fields as T, {
-    get(target, property) {
-      if (property in target || property === "then") return target[property as keyof T];
-      uses.push(`${name}.${String(property)}`);
-      throw new Error(`${name}.${String(property)} must not be used`);
-    },
-  });
-}
 
 describe("forged and mistyped keys never reach Postgres or Redis", () => {
   const uses: string[] = [];
