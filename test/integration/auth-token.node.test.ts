@@ -1,11 +1,10 @@
 import { execFile } from "node:child_process";
-import { request } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
 import { displayPrefix, generateApiKey, hashApiKey } from "../../src/auth/api-key-format";
-import { freePort, killAllEdgelink, startEdgelink } from "../support/node-process";
+import { freePort, killAllEdgelink, requestOnce, startEdgelink } from "../support/node-process";
 
 /**
  * The Node entry with no JWT_SECRET, as operators first run it: the primary makes one secret and
@@ -15,35 +14,8 @@ import { freePort, killAllEdgelink, startEdgelink } from "../support/node-proces
 const testDatabaseUrl = inject("testDatabaseUrl");
 
 /** One request on its own connection, so the cluster's round-robin spreads them over the workers. */
-function send(
-  port: number,
-  method: string,
-  path: string,
-  credential: string,
-): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({
-      host: "127.0.0.1",
-      port,
-      method,
-      path,
-      agent: false,
-      headers: { connection: "close", authorization: `Bearer ${credential}` },
-      timeout: 5_000,
-    });
-    req.on("timeout", () => req.destroy(new Error("timed out")));
-    req.on("error", reject);
-    req.on("response", (res) => {
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (chunk: string) => {
-        body += chunk;
-      });
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.end();
-  });
-}
+const send = (port: number, method: string, path: string, credential: string) =>
+  requestOnce(port, path, { method, headers: { authorization: `Bearer ${credential}` }, timeoutMs: 5_000 });
 
 describe.skipIf(!testDatabaseUrl)("tokens on a Node cluster without JWT_SECRET", () => {
   let key: string;

@@ -1,13 +1,18 @@
 import { execFile } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
-import { request } from "node:http";
 import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
-import { type EdgelinkProcess, freePort, killAllEdgelink, startEdgelink } from "../support/node-process";
+import {
+  type EdgelinkProcess,
+  freePort,
+  killAllEdgelink,
+  requestOnce,
+  startEdgelink,
+} from "../support/node-process";
 import { connectionOwner } from "../support/node-process-sockets";
 
 /**
@@ -30,31 +35,8 @@ afterAll(async () => {
   if (pgliteDir) await rm(pgliteDir, { recursive: true, force: true });
 });
 
-/** One GET on its own connection (no keep-alive pool), failing on a transport error or after `timeoutMs`. */
-function get(port: number, path: string, timeoutMs = 2_000): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({
-      host: "127.0.0.1",
-      port,
-      path,
-      agent: false,
-      headers: { connection: "close" },
-      timeout: timeoutMs,
-    });
-    req.on("timeout", () => req.destroy(new Error("timed out")));
-    req.on("error", reject);
-    req.on("response", (res) => {
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (chunk: string) => {
-        body += chunk;
-      });
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-      res.on("error", reject);
-    });
-    req.end();
-  });
-}
+/** One GET on its own connection, failing on a transport error or after `timeoutMs`. */
+const get = (port: number, path: string, timeoutMs = 2_000) => requestOnce(port, path, { timeoutMs });
 
 /** A raw TCP connection, to send a request in pieces and to see when the server hangs up. */
 interface RawConnection {

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
+import { request } from "node:http";
 import { createServer } from "node:net";
 import { resolve } from "node:path";
 import { createInterface } from "node:readline";
@@ -152,4 +153,38 @@ export async function killAllEdgelink(): Promise<void> {
     }
   }
   await Promise.all(entries.map(({ edgelink }) => edgelink.exited));
+}
+
+/**
+ * One request on its own connection (no keep-alive pool, so a cluster's round-robin spreads them
+ * over its workers), failing on a transport error or after `timeoutMs`.
+ */
+export function requestOnce(
+  port: number,
+  path: string,
+  options: { method?: string; headers?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({
+      host: "127.0.0.1",
+      port,
+      method: options.method ?? "GET",
+      path,
+      agent: false,
+      headers: { connection: "close", ...options.headers },
+      timeout: options.timeoutMs ?? 2_000,
+    });
+    req.on("timeout", () => req.destroy(new Error("timed out")));
+    req.on("error", reject);
+    req.on("response", (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => {
+        body += chunk;
+      });
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on("error", reject);
+    });
+    req.end();
+  });
 }
