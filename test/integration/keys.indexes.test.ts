@@ -1,31 +1,10 @@
-import { type SQLWrapper, sql } from "drizzle-orm";
+import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiKeyQueries } from "../../src/auth/api-key-repository";
 import type { Database } from "../../src/platform/db/database";
 import { createWorkspaceRepository } from "../../src/workspaces/workspace-repository";
 import { driversUnderTest } from "../support/databases";
-
-interface PlanNode {
-  "Node Type": string;
-  "Index Name"?: string;
-  Plans?: PlanNode[];
-}
-const nodesOf = (node: PlanNode): PlanNode[] => [node, ...(node.Plans ?? []).flatMap(nodesOf)];
-
-async function plan(db: Database, query: SQLWrapper) {
-  const result = (await db.primary.execute(sql`explain (format json) ${query}`)) as unknown as
-    | { rows: Record<string, unknown>[] }
-    | Record<string, unknown>[];
-  const rows = Array.isArray(result) ? result : result.rows;
-  const raw = rows[0]!["QUERY PLAN"];
-  const [root] = (typeof raw === "string" ? JSON.parse(raw) : raw) as [{ Plan: PlanNode }];
-  const nodes = nodesOf(root.Plan);
-  return {
-    types: nodes.map((node) => node["Node Type"]),
-    indexes: nodes.flatMap((node) => (node["Index Name"] ? [node["Index Name"]] : [])),
-    text: JSON.stringify(root.Plan, ["Node Type", "Index Name", "Plans"]),
-  };
-}
+import { explain as plan } from "../support/explain";
 
 for (const driver of driversUnderTest().filter((d) => d.name !== "neon-http")) {
   describe.skipIf(driver.skip)(

@@ -1,52 +1,10 @@
-import { type SQLWrapper, sql } from "drizzle-orm";
+import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { linkQueries } from "../../src/links/link-repository";
 import type { Database, Db } from "../../src/platform/db/database";
 import { createWorkspaceRepository } from "../../src/workspaces/workspace-repository";
 import { driversUnderTest } from "../support/databases";
-
-/** The plan's nodes, depth first, as Postgres' JSON EXPLAIN names them. */
-interface PlanNode {
-  "Node Type": string;
-  "Index Name"?: string;
-  "Relation Name"?: string;
-  "Index Cond"?: string;
-  Filter?: string;
-  Plans?: PlanNode[];
-}
-
-const nodesOf = (node: PlanNode): PlanNode[] => [node, ...(node.Plans ?? []).flatMap(nodesOf)];
-
-/**
- * EXPLAINs `query` — the very drizzle query object the repository awaits, parameters included —
- * inside a transaction, optionally with sequential scans priced out (`SET LOCAL`, so it never
- * leaks to another use of a pooled connection).
- */
-async function plan(db: Database, query: SQLWrapper, options: { noSeqScan?: boolean } = {}) {
-  return db.primary.transaction(async (tx) => {
-    if (options.noSeqScan) await tx.execute(sql`set local enable_seqscan = off`);
-    const result = (await tx.execute(sql`explain (format json) ${query}`)) as unknown as
-      | { rows: Record<string, unknown>[] }
-      | Record<string, unknown>[];
-    const rows = Array.isArray(result) ? result : result.rows;
-    const raw = rows[0]!["QUERY PLAN"];
-    const [root] = (typeof raw === "string" ? JSON.parse(raw) : raw) as [{ Plan: PlanNode }];
-    const nodes = nodesOf(root.Plan);
-    return {
-      nodes,
-      indexes: nodes.flatMap((node) => (node["Index Name"] ? [node["Index Name"]] : [])),
-      seqScans: nodes.filter((node) => node["Node Type"] === "Seq Scan").map((node) => node["Relation Name"]),
-      text: JSON.stringify(root.Plan, [
-        "Node Type",
-        "Index Name",
-        "Relation Name",
-        "Index Cond",
-        "Filter",
-        "Plans",
-      ]),
-    };
-  });
-}
+import { explain as plan } from "../support/explain";
 
 for (const driver of driversUnderTest().filter((d) => d.name !== "neon-http")) {
   describe.skipIf(driver.skip)(

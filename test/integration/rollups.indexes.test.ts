@@ -5,16 +5,7 @@ import { ingestClicks } from "../../src/analytics/click-ingest";
 import { createStatsRepository, type StatsRange } from "../../src/analytics/stats-repository";
 import type { Database, Db } from "../../src/platform/db/database";
 import { driversUnderTest } from "../support/databases";
-
-interface PlanNode {
-  "Node Type": string;
-  "Index Name"?: string;
-  "Relation Name"?: string;
-  "Conflict Arbiter Indexes"?: string[];
-  Plans?: PlanNode[];
-}
-
-const nodesOf = (node: PlanNode): PlanNode[] => [node, ...(node.Plans ?? []).flatMap(nodesOf)];
+import { explain } from "../support/explain";
 
 const rowsOf = (result: unknown) => {
   const answer = result as { rows?: Record<string, unknown>[] } | Record<string, unknown>[];
@@ -34,17 +25,10 @@ async function statementsOf(call: (db: Db) => Promise<unknown>): Promise<SQLWrap
   return caught;
 }
 
-/** EXPLAIN (no ANALYZE: a data-modifying statement is planned, never run). */
+/** The plan of `query`, and its nodes that read or write `rollups`. */
 async function plan(db: Database, query: SQLWrapper) {
-  const rows = rowsOf(await db.primary.execute(sql`explain (format json) ${query}`));
-  const raw = rows[0]!["QUERY PLAN"];
-  const [root] = (typeof raw === "string" ? JSON.parse(raw) : raw) as [{ Plan: PlanNode }];
-  const nodes = nodesOf(root.Plan);
-  return {
-    nodes,
-    onRollups: nodes.filter((node) => node["Relation Name"] === "rollups"),
-    text: JSON.stringify(root.Plan, ["Node Type", "Index Name", "Relation Name", "Plans"]),
-  };
+  const explained = await explain(db, query);
+  return { ...explained, onRollups: explained.nodes.filter((node) => node["Relation Name"] === "rollups") };
 }
 
 const dayMs = 86_400_000;
