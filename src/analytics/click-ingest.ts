@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import type { Db } from "../platform/db/database";
+import { type Db, rowsOf } from "../platform/db/database";
 import type { ClickEvent } from "./click-event";
 
 /** The rollup dimensions; `total` carries the plain count under the empty value. */
@@ -84,10 +84,7 @@ export async function ingestClicks(db: Db, events: ClickEvent[]): Promise<Ingest
     select event_id, link_id, traffic, occurred_at, visitor_hash, (select count(*) from rolled) as rolled
     from inserted
   `);
-  // node-postgres and PGlite answer `{ rows }`, neon-http the rows themselves.
-  const answer = result as { rows?: Record<string, unknown>[] } | Record<string, unknown>[];
-  const returned = Array.isArray(answer) ? answer : (answer.rows ?? []);
-  return returned.map((row) => ({
+  return rowsOf(result).map((row) => ({
     eventId: String(row.event_id),
     linkId: String(row.link_id),
     traffic: row.traffic as ClickEvent["traffic"],

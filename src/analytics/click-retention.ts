@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import type { Db } from "../platform/db/database";
+import { type Db, rowsOf } from "../platform/db/database";
 
 /**
  * Deletes raw clicks that occurred before `olderThan`, oldest first, `batchSize` rows per
@@ -28,10 +28,7 @@ export async function pruneClicks(
       )
       select count(*)::int as n from gone
     `);
-    // node-postgres and PGlite answer `{ rows }`, neon-http the rows themselves.
-    const answer = result as { rows?: { n: unknown }[] } | { n: unknown }[];
-    const rows = Array.isArray(answer) ? answer : (answer.rows ?? []);
-    const count = Number(rows[0]?.n ?? 0);
+    const count = Number(rowsOf<{ n: unknown }>(result)[0]?.n ?? 0);
     deleted += count;
     if (count < batchSize) break;
   }

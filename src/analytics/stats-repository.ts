@@ -1,6 +1,6 @@
 import { and, eq, gte, lt, ne, sql } from "drizzle-orm";
 import { clicks, type RollupGranularity } from "../../db/schema";
-import type { Db } from "../platform/db/database";
+import { type Db, rowsOf } from "../platform/db/database";
 
 /** Which rollups one stats answer reads: a link, a granularity, buckets in [from, to). */
 export interface StatsRange {
@@ -24,12 +24,6 @@ export interface BreakdownRow {
   value: string | null;
   clicks: number;
 }
-
-/** node-postgres and PGlite answer `{ rows }`, neon-http the rows themselves. */
-const rowsOf = (result: unknown) => {
-  const answer = result as { rows?: Record<string, unknown>[] } | Record<string, unknown>[];
-  return Array.isArray(answer) ? answer : (answer.rows ?? []);
-};
 
 /**
  * The rollups of one range, as plain SQL text around four parameters. Built from schema columns

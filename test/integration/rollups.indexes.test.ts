@@ -3,14 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ClickEvent } from "../../src/analytics/click-event";
 import { ingestClicks } from "../../src/analytics/click-ingest";
 import { createStatsRepository, type StatsRange } from "../../src/analytics/stats-repository";
-import type { Database, Db } from "../../src/platform/db/database";
+import { type Database, type Db, rowsOf } from "../../src/platform/db/database";
 import { driversUnderTest } from "../support/databases";
 import { explain } from "../support/explain";
-
-const rowsOf = (result: unknown) => {
-  const answer = result as { rows?: Record<string, unknown>[] } | Record<string, unknown>[];
-  return Array.isArray(answer) ? answer : (answer.rows ?? []);
-};
 
 /** The statements a repository function sends, caught instead of run (its answer: no rows). */
 async function statementsOf(call: (db: Db) => Promise<unknown>): Promise<SQLWrapper[]> {

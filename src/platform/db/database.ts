@@ -4,6 +4,12 @@ import type { schema } from "../../../db/schema";
 /** The drizzle handle every repository is written against; all three drivers satisfy it. */
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
 
+/** The rows of a raw `db.execute` answer: node-postgres and PGlite answer `{ rows }`, neon-http the rows themselves. */
+export function rowsOf<Row = Record<string, unknown>>(result: unknown): Row[] {
+  const answer = result as { rows?: Row[] } | Row[];
+  return Array.isArray(answer) ? answer : (answer.rows ?? []);
+}
+
 export type DatabaseDriver = "pglite" | "node-postgres" | "neon-http";
 
 /** Queries whose results {@link Database.atomic} hands back in order. */
