@@ -14,6 +14,7 @@ import { createPgliteDatabase } from "../db/pglite-database";
 import type { Logger } from "../log/logger";
 import { MetricsRegistry } from "../metrics/metrics-registry";
 import { lockDataDir } from "./data-dir-lock";
+import { warmNextTick } from "./next-tick-warmup";
 import { createRedisStreamClickQueue } from "./redis-stream-click-queue";
 import { createTcpRequester } from "./redis-tcp-requester";
 
@@ -27,6 +28,7 @@ export function usesEmbeddedDatabase(config: Config): boolean {
 
 export async function createNodeDatabase(config: Config, logger: Logger): Promise<Database> {
   if (!config.DATABASE_URL) {
+    await warmNextTick();
     if (config.PGLITE_DATA_DIR.includes("://")) {
       return createPgliteDatabase({ dataDir: config.PGLITE_DATA_DIR, migrationsFolder });
     }
