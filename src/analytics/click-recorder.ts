@@ -36,6 +36,11 @@ export interface ServedVisit {
  */
 export interface ClickRecorder {
   record(visit: ServedVisit): Promise<void>;
+  /**
+   * Present when no visit is recorded (CLICK_RECORDING=off): counts a served redirect, as `record`
+   * does, for a caller that then need not capture the visit at all.
+   */
+  countServed?(): void;
   /** Settles once every `record` begun so far has handed its event over (or failed): for shutdown. */
   drain?(): Promise<void>;
 }
@@ -176,5 +181,6 @@ export function createDisabledClickRecorder(metrics: MetricsRegistry): ClickReco
     async record() {
       served();
     },
+    countServed: served,
   };
 }

@@ -98,6 +98,8 @@ export function createRedirectFastPath(services: Services): RedirectFastPath {
   if (!limiterDecideNow) return Object.assign(() => undefined, { warm: () => undefined });
   const decideNow = limiterDecideNow;
   const onRecordError = (error: unknown) => logger.warn("click hand-off failed", { error });
+  // CLICK_RECORDING=off: a served redirect is only counted, so nothing of the visit is read.
+  const countServed = clickRecorder.countServed?.bind(clickRecorder);
   const background = (work: Promise<unknown>) => {
     work.catch((error: unknown) => logger.warn("background revalidation failed", { error }));
   };
@@ -150,14 +152,16 @@ export function createRedirectFastPath(services: Services): RedirectFastPath {
     const decision = decideNow("redirect", ip);
     if (!decision?.allowed) return undefined;
 
-    const visit: ServedVisit = visitOf(
-      { method: request.method, headers, ip },
-      entry,
-      config.GEO_COUNTRY_HEADER,
-    );
-    const target = entry.rules?.length
-      ? pickTarget(entry.url, entry.rules, { device: deviceOf(visit.userAgent), country: visit.country })
-      : entry.url;
+    const rules = entry.rules?.length ? entry.rules : undefined;
+    // Targeting rules read the visit's device and country even when it is not recorded.
+    const visit: ServedVisit | undefined =
+      countServed && !rules
+        ? undefined
+        : visitOf({ method: request.method, headers, ip }, entry, config.GEO_COUNTRY_HEADER);
+    const target =
+      rules && visit
+        ? pickTarget(entry.url, rules, { device: deviceOf(visit.userAgent), country: visit.country })
+        : entry.url;
     const incomingId = headers.get("x-request-id");
     // Node writes a plain object's fields as they are; no `Headers` is ever built on this path.
     const responseHeaders = rateLimitHeaders(decision, Date.now());
@@ -173,7 +177,8 @@ export function createRedirectFastPath(services: Services): RedirectFastPath {
         const { count, time } = requestSeries(request.method, routeLabel, status);
         count();
         time((performance.now() - started) / 1000);
-        clickRecorder.record(visit).catch(onRecordError);
+        if (countServed) countServed();
+        else if (visit) clickRecorder.record(visit).catch(onRecordError);
       },
     };
   }

@@ -2,9 +2,11 @@ import { randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { getRequestListener } from "@hono/node-server";
+import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LinkInput } from "../../src/links/link-service";
 import { createRedirectFastPath, type FastRedirect } from "../../src/links/redirect-fast-path";
+import { rowsOf } from "../../src/platform/db/database";
 import { withFastRedirects } from "../../src/platform/node/fast-redirect-listener";
 import { startTestApp, type TestApp } from "../support/app";
 
@@ -228,6 +230,79 @@ describe("redirect fast path (Node)", () => {
     const after = await served(`/${link.slug}`);
     expect(after.fast).toBe(false);
     expect(after.res.status).toBe(404);
+  });
+
+  it("with CLICK_RECORDING=off answers itself, counts each redirect, still targets, and stores no click", async () => {
+    const quiet = await startTestApp({ RATE_LIMIT_REDIRECT: "1000/60s", CLICK_RECORDING: "off" });
+    const serveFast = createRedirectFastPath(quiet.services);
+    let fastAnswers = 0;
+    const quietServer = createServer(
+      withFastRedirects(
+        Object.assign(
+          (request: Parameters<typeof serveFast>[0]) => {
+            const answer = serveFast(request);
+            if (answer) fastAnswers += 1;
+            return answer;
+          },
+          { warm: serveFast.warm },
+        ),
+        getRequestListener(quiet.app.fetch),
+      ),
+    );
+    await new Promise<void>((resolve) => quietServer.listen(0, "127.0.0.1", resolve));
+    try {
+      const ws = (await quiet.services.workspaces.create({ name: "unrecorded" })).id;
+      const make = async (input: Partial<LinkInput>) => {
+        const made = await quiet.services.linkService.create(ws, {
+          url: "https://example.com/",
+          slug: slug(),
+          ...input,
+        });
+        if (!made.ok) throw new Error(JSON.stringify(made.failure));
+        return made.value;
+      };
+      const plain = await make({});
+      const targeted = await make({ rules: [{ device: ["mobile"], url: "https://m.example.com/" }] });
+      const base = `http://127.0.0.1:${(quietServer.address() as AddressInfo).port}`;
+      const unrecorded = async () => {
+        const text = await (await quiet.app.request("/metrics")).text();
+        return Number(text.match(/^clicks_served_total\{traffic="unrecorded"\} (\d+)$/m)?.[1] ?? 0);
+      };
+      const at = (path: string, userAgent = firefox) =>
+        fetch(`${base}${path}`, { redirect: "manual", headers: { "User-Agent": userAgent } });
+
+      // The first request of each slug fills the LRU; every one after is the fast path's.
+      await at(`/${plain.slug}`);
+      await at(`/${targeted.slug}`);
+      const before = await unrecorded();
+      const fastBefore = fastAnswers;
+      const answers = [
+        await at(`/${plain.slug}`),
+        await at(`/${plain.slug}`),
+        await at(`/${targeted.slug}`, iphone),
+        await at(`/${targeted.slug}`, firefox),
+      ];
+      expect(fastAnswers - fastBefore).toBe(4);
+      expect(answers.map((res) => res.status)).toEqual([302, 302, 302, 302]);
+      expect(answers.map((res) => res.headers.get("location"))).toEqual([
+        "https://example.com/",
+        "https://example.com/",
+        "https://m.example.com/",
+        "https://example.com/",
+      ]);
+      expect(await unrecorded()).toBe(before + 4);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const stored = rowsOf<{ n: number }>(
+        await quiet.services.db.primary.execute(
+          sql`select count(*)::int as n from clicks where link_id in (${plain.id}, ${targeted.id})`,
+        ),
+      );
+      expect(Number(stored[0]!.n)).toBe(0);
+    } finally {
+      await new Promise((resolve) => quietServer.close(resolve));
+      quietServer.closeAllConnections();
+      await quiet.close();
+    }
   });
 
   it("hands a client at its limit to the app, which refuses it with the 429 problem", async () => {
