@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { createServer, type Server } from "node:http";
+import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { getRequestListener } from "@hono/node-server";
 import { sql } from "drizzle-orm";
@@ -23,22 +23,52 @@ const comparable = (res: Response) =>
  * The Node server as `npm start` wires it (fast path in front of the app) on this run's backing
  * services, recording which requests the fast path answered.
  */
+async function startFastServer(t: TestApp) {
+  const serveFast = createRedirectFastPath(t.services);
+  const answered: string[] = [];
+  const spied = Object.assign(
+    (request: Parameters<typeof serveFast>[0]): FastRedirect | undefined => {
+      const answer = serveFast(request);
+      if (answer) answered.push(request.target);
+      return answer;
+    },
+    { warm: serveFast.warm },
+  );
+  const server = createServer(withFastRedirects(spied, getRequestListener(t.app.fetch)));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    answered,
+    close: async () => {
+      await new Promise((resolve) => server.close(resolve));
+      server.closeAllConnections();
+    },
+  };
+}
+
+async function createLink(t: TestApp, workspaceId: string, input: Partial<LinkInput> = {}) {
+  const result = await t.services.linkService.create(workspaceId, {
+    url: "https://example.com/",
+    slug: slug(),
+    ...input,
+  });
+  if (!result.ok) throw new Error(JSON.stringify(result.failure));
+  return result.value;
+}
+
+async function metricOf(t: TestApp, name: string, labels: string) {
+  const text = await (await t.app.request("/metrics")).text();
+  return Number(text.match(new RegExp(`^${name}\\{${labels}\\} (\\d+)$`, "m"))?.[1] ?? 0);
+}
+
 describe("redirect fast path (Node)", () => {
   let t: TestApp;
-  let server: Server;
+  let fastServer: Awaited<ReturnType<typeof startFastServer>> | undefined;
   let base: string;
   let workspaceId: string;
-  const answeredFast: string[] = [];
+  let answeredFast: string[] = [];
 
-  const create = async (input: Partial<LinkInput> = {}) => {
-    const result = await t.services.linkService.create(workspaceId, {
-      url: "https://example.com/",
-      slug: slug(),
-      ...input,
-    });
-    if (!result.ok) throw new Error(JSON.stringify(result.failure));
-    return result.value;
-  };
+  const create = (input: Partial<LinkInput> = {}) => createLink(t, workspaceId, input);
   const get = (path: string, init: RequestInit = {}) =>
     fetch(`${base}${path}`, { redirect: "manual", ...init });
   /** Requests `path` and says whether the fast path answered it. */
@@ -47,30 +77,16 @@ describe("redirect fast path (Node)", () => {
     const res = await get(path, init);
     return { res, fast: answeredFast.length > before };
   };
-  const metric = async (name: string, labels: string) => {
-    const text = await (await t.app.request("/metrics")).text();
-    return Number(text.match(new RegExp(`^${name}\\{${labels}\\} (\\d+)$`, "m"))?.[1] ?? 0);
-  };
+  const metric = (name: string, labels: string) => metricOf(t, name, labels);
 
   beforeAll(async () => {
     t = await startTestApp({ RATE_LIMIT_REDIRECT: "1000/60s" });
     workspaceId = (await t.services.workspaces.create({ name: "fast" })).id;
-    const serveFast = createRedirectFastPath(t.services);
-    const spied = Object.assign(
-      (request: Parameters<typeof serveFast>[0]): FastRedirect | undefined => {
-        const answer = serveFast(request);
-        if (answer) answeredFast.push(request.target);
-        return answer;
-      },
-      { warm: serveFast.warm },
-    );
-    server = createServer(withFastRedirects(spied, getRequestListener(t.app.fetch)));
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    fastServer = await startFastServer(t);
+    ({ base, answered: answeredFast } = fastServer);
   });
   afterAll(async () => {
-    await new Promise((resolve) => server?.close(resolve));
-    server?.closeAllConnections();
+    await fastServer?.close();
     await t?.close();
   });
 
@@ -234,55 +250,29 @@ describe("redirect fast path (Node)", () => {
 
   it("with CLICK_RECORDING=off answers itself, counts each redirect, still targets, and stores no click", async () => {
     const quiet = await startTestApp({ RATE_LIMIT_REDIRECT: "1000/60s", CLICK_RECORDING: "off" });
-    const serveFast = createRedirectFastPath(quiet.services);
-    let fastAnswers = 0;
-    const quietServer = createServer(
-      withFastRedirects(
-        Object.assign(
-          (request: Parameters<typeof serveFast>[0]) => {
-            const answer = serveFast(request);
-            if (answer) fastAnswers += 1;
-            return answer;
-          },
-          { warm: serveFast.warm },
-        ),
-        getRequestListener(quiet.app.fetch),
-      ),
-    );
-    await new Promise<void>((resolve) => quietServer.listen(0, "127.0.0.1", resolve));
+    const quietServer = await startFastServer(quiet);
     try {
       const ws = (await quiet.services.workspaces.create({ name: "unrecorded" })).id;
-      const make = async (input: Partial<LinkInput>) => {
-        const made = await quiet.services.linkService.create(ws, {
-          url: "https://example.com/",
-          slug: slug(),
-          ...input,
-        });
-        if (!made.ok) throw new Error(JSON.stringify(made.failure));
-        return made.value;
-      };
-      const plain = await make({});
-      const targeted = await make({ rules: [{ device: ["mobile"], url: "https://m.example.com/" }] });
-      const base = `http://127.0.0.1:${(quietServer.address() as AddressInfo).port}`;
-      const unrecorded = async () => {
-        const text = await (await quiet.app.request("/metrics")).text();
-        return Number(text.match(/^clicks_served_total\{traffic="unrecorded"\} (\d+)$/m)?.[1] ?? 0);
-      };
+      const plain = await createLink(quiet, ws);
+      const targeted = await createLink(quiet, ws, {
+        rules: [{ device: ["mobile"], url: "https://m.example.com/" }],
+      });
+      const unrecorded = () => metricOf(quiet, "clicks_served_total", 'traffic="unrecorded"');
       const at = (path: string, userAgent = firefox) =>
-        fetch(`${base}${path}`, { redirect: "manual", headers: { "User-Agent": userAgent } });
+        fetch(`${quietServer.base}${path}`, { redirect: "manual", headers: { "User-Agent": userAgent } });
 
       // The first request of each slug fills the LRU; every one after is the fast path's.
       await at(`/${plain.slug}`);
       await at(`/${targeted.slug}`);
       const before = await unrecorded();
-      const fastBefore = fastAnswers;
+      const fastBefore = quietServer.answered.length;
       const answers = [
         await at(`/${plain.slug}`),
         await at(`/${plain.slug}`),
         await at(`/${targeted.slug}`, iphone),
         await at(`/${targeted.slug}`, firefox),
       ];
-      expect(fastAnswers - fastBefore).toBe(4);
+      expect(quietServer.answered.length - fastBefore).toBe(4);
       expect(answers.map((res) => res.status)).toEqual([302, 302, 302, 302]);
       expect(answers.map((res) => res.headers.get("location"))).toEqual([
         "https://example.com/",
@@ -299,8 +289,7 @@ describe("redirect fast path (Node)", () => {
       );
       expect(Number(stored[0]!.n)).toBe(0);
     } finally {
-      await new Promise((resolve) => quietServer.close(resolve));
-      quietServer.closeAllConnections();
+      await quietServer.close();
       await quiet.close();
     }
   });
