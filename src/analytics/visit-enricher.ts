@@ -45,15 +45,18 @@ export async function webCryptoSha256Hex(text: string): Promise<string> {
  * and expires two days later, after which yesterday's hashes can no longer be linked to anyone.
  *
  * `sha256Hex` defaults to Web Crypto's digest, which runs as a job off the main thread: on Node a
- * synchronous hash (node:crypto, passed in by the platform) costs a fraction of that per click.
+ * synchronous hash (node:crypto, passed in by the platform) costs a fraction of that per click, and
+ * once the day's salt is known the hash is answered synchronously (a string, not a promise).
  */
 export function createVisitorHasher(
   cache: Cache,
   now: () => number = Date.now,
   sha256Hex: (text: string) => string | Promise<string> = webCryptoSha256Hex,
-) {
+): (ip: string | null, userAgent: string | null) => string | null | Promise<string | null> {
   const salts = new Map<string, Promise<string>>();
-  const saltFor = (day: string): Promise<string> => {
+  // The day's salt once known: with it and a synchronous hash, a click's hash needs no await.
+  let known: { dayNumber: number; salt: string } | undefined;
+  const saltFor = (day: string, dayNumber: number): Promise<string> => {
     let salt = salts.get(day);
     if (!salt) {
       salt = (async () => {
@@ -63,15 +66,27 @@ export function createVisitorHasher(
         if (await cache.add(key, fresh, { ttlSeconds: 2 * 86_400 })) return fresh;
         return (await cache.get<string>(key)) ?? fresh;
       })();
-      salt.catch(() => salts.delete(day));
+      salt.then(
+        (value) => {
+          if (salts.get(day) === salt) known = { dayNumber, salt: value };
+        },
+        () => salts.delete(day),
+      );
       salts.clear();
       salts.set(day, salt);
     }
     return salt;
   };
-  return async (ip: string | null, userAgent: string | null): Promise<string | null> => {
+  const digest = (salt: string, ip: string, userAgent: string | null) => {
+    const hashed = sha256Hex(`${salt}|${ip}|${userAgent ?? ""}`);
+    return typeof hashed === "string" ? hashed.slice(0, 32) : hashed.then((h) => h.slice(0, 32));
+  };
+  return (ip, userAgent) => {
     if (!ip) return null;
-    const day = new Date(now()).toISOString().slice(0, 10);
-    return (await sha256Hex(`${await saltFor(day)}|${ip}|${userAgent ?? ""}`)).slice(0, 32);
+    const at = now();
+    const dayNumber = Math.floor(at / 86_400_000);
+    if (known?.dayNumber === dayNumber) return digest(known.salt, ip, userAgent);
+    const day = new Date(at).toISOString().slice(0, 10);
+    return saltFor(day, dayNumber).then((salt) => digest(salt, ip, userAgent));
   };
 }

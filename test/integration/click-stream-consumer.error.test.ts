@@ -90,6 +90,76 @@ describe.skipIf(skip)(`Redis Streams consumer failure handling${skip ? ` (skippe
     );
   });
 
+  it("splits a producer's entry: its good events are stored, each bad one parked alone, the entry acknowledged", async () => {
+    const names = fresh();
+    const good = [event(), event(), event()];
+    const refused = event();
+    const malformed = { ...event(), country: "Sweden" };
+    const rejecting: ClickConsumer = {
+      async consume(events) {
+        const ok = events.filter((e) => e.eventId !== refused.eventId);
+        stored.push(...ok.map((e) => e.eventId));
+        const rejected = events
+          .filter((e) => e.eventId === refused.eventId)
+          .map((e) => ({ event: e, error: new Error("value too long") }));
+        return { inserted: [], duplicates: 0, rejected };
+      },
+    };
+    const packed = [good[0], malformed, good[1], refused, good[2]];
+    const id = String(await redis.call("XADD", names.stream, "*", "events", JSON.stringify(packed)));
+    const notArray = String(await redis.call("XADD", names.stream, "*", "events", JSON.stringify(good[0])));
+    const { running, metrics } = start(names, rejecting, { batchSize: 2 });
+    await until(async () => {
+      const state = await streamState(redis, names);
+      return state.pending === 0 && state.lag === 0 && state.deadLetters.length === 3;
+    }, "the stream to drain");
+    await running.stop();
+
+    expect(stored).toEqual(expect.arrayContaining(good.map((e) => e.eventId)));
+    expect(stored).not.toContain(refused.eventId);
+    const letters = (await streamState(redis, names)).deadLetters;
+    const byReason = Object.fromEntries(letters.filter((l) => l.id === id).map((l) => [l.reason, l]));
+    expect(byReason["invalid-event"]).toMatchObject({ id, deliveries: "1" });
+    expect(JSON.parse(byReason["invalid-event"]!.payload!)).toEqual(malformed);
+    expect(byReason["rejected-by-database"]).toMatchObject({ id });
+    expect(JSON.parse(byReason["rejected-by-database"]!.payload!)).toEqual(refused);
+    // An `events` field that is not a list cannot be split: the entry is parked as it was.
+    expect(letters.find((l) => l.id === notArray)).toMatchObject({
+      reason: "invalid-event",
+      payload: JSON.stringify(good[0]),
+    });
+    expect(metrics.render()).toMatch(
+      /^click_queue_dead_lettered_total\{queue="redis-stream",reason="rejected-by-database"\} 1$/m,
+    );
+  });
+
+  it("parks each event of a producer's entry delivered more than maxAttempts times on its own", async () => {
+    const names = fresh();
+    const doomed = [event(), event()];
+    await redis.call("XGROUP", "CREATE", names.stream, names.group, "0", "MKSTREAM");
+    const id = String(await redis.call("XADD", names.stream, "*", "events", JSON.stringify(doomed)));
+    await redis.call("XREADGROUP", "GROUP", names.group, "dead-1", "COUNT", 1, "STREAMS", names.stream, ">");
+    await redis.call("XCLAIM", names.stream, names.group, "dead-2", 0, id);
+    await redis.call("XCLAIM", names.stream, names.group, "dead-3", 0, id);
+    await new Promise((r) => setTimeout(r, 150));
+
+    const { running } = start(names, storing);
+    await until(async () => {
+      const state = await streamState(redis, names);
+      return state.pending === 0 && state.deadLetters.length === 2;
+    }, "the entry to be parked");
+    await running.stop();
+
+    const letters = (await streamState(redis, names)).deadLetters;
+    expect(letters.map((l) => [l.id, l.reason])).toEqual([
+      [id, "too-many-deliveries"],
+      [id, "too-many-deliveries"],
+    ]);
+    // One payload per event: a replay (`admin dead-letters replay`) puts back events, not a batch.
+    expect(letters.map((l) => JSON.parse(l.payload!))).toEqual(doomed);
+    expect(stored).not.toContain(doomed[0]!.eventId);
+  });
+
   it("retries a batch whose ingest fails transiently, acknowledging only after it is stored", async () => {
     const names = fresh();
     let failures = 2;

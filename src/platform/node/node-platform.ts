@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { mkdir } from "node:fs/promises";
 import { resolve } from "node:path";
 import { Redis } from "@upstash/redis";
@@ -100,6 +100,6 @@ export async function createNodePlatform(config: Config, logger: Logger): Promis
     clickQueue,
     metrics: new MetricsRegistry(),
     logger,
-    sha256Hex: (text) => createHash("sha256").update(text).digest("hex"),
+    sha256Hex: (text) => hash("sha256", text, "hex"),
   };
 }

@@ -16,7 +16,7 @@ export interface DeadLetter {
   consumer: string;
   /** When it was parked: the milliseconds of `id`. */
   parkedAt: Date;
-  /** The `event` field of the original entry, verbatim. */
+  /** The event's JSON as it came in its click stream entry (or that entry's raw field when unreadable). */
   payload: string;
   /** The click event the payload holds, or why it holds none. */
   event: ClickEvent | UnreplayableReason;
@@ -85,8 +85,9 @@ export async function fetchDeadLetters(call: RedisCall, deadLetter: string, ids:
 }
 
 /**
- * Puts parked events back on the click stream — XADD with the producer's one `event` field and its
- * MAXLEN ~ cap — and only then XDELs the entries whose XADD succeeded. A crash (or a failed XDEL)
+ * Puts parked events back on the click stream — XADD, an entry per event in an `event` field (the
+ * consumer reads it beside the producer's `events` batches), under the producer's MAXLEN ~ cap —
+ * and only then XDELs the entries whose XADD succeeded. A crash (or a failed XDEL)
  * between the two leaves an event both on the stream and parked, so a later replay adds it twice:
  * harmless, because the consumer's ingest is idempotent on the event id.
  *

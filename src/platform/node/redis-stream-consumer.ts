@@ -18,6 +18,7 @@ export interface RedisStreamConsumerOptions {
   /** Unique per process start, so a restarted consumer is a new one and claims the old one's entries. */
   consumerName: string;
   consumer: ClickConsumer;
+  /** Events per ingest statement; a read takes about this many events' worth of entries. */
   batchSize: number;
   /** Pending entries idle longer than this are claimed from whichever consumer held them. */
   claimIdleMs: number;
@@ -68,9 +69,12 @@ export function startRedisStreamConsumer(o: RedisStreamConsumerOptions): Running
       };
     });
   const handleBatch = createStreamBatchHandler({ ...o, call, stopping: () => stopping, pause });
+  // An entry is one producer's hand-off batch: read about `batchSize` events' worth of them.
+  const entriesPerRead = () =>
+    Math.max(1, Math.min(o.batchSize, Math.round(o.batchSize / handleBatch.eventsPerEntry())));
 
   async function claim(cursor: string) {
-    const command = `XAUTOCLAIM ${stream} ${group} ${me} ${o.claimIdleMs} ${cursor} COUNT ${o.batchSize}`;
+    const command = `XAUTOCLAIM ${stream} ${group} ${me} ${o.claimIdleMs} ${cursor} COUNT ${entriesPerRead()}`;
     const reply = (await call(command.split(" "))) as unknown[];
     const entries = parseEntries(reply[1]);
     const deliveries = new Map<string, number>();
@@ -88,7 +92,7 @@ export function startRedisStreamConsumer(o: RedisStreamConsumerOptions): Running
 
   async function read(): Promise<StreamEntry[]> {
     const block = canBlock ? ` BLOCK ${waitMs}` : "";
-    const command = `XREADGROUP GROUP ${group} ${me} COUNT ${o.batchSize}${block} STREAMS ${stream} >`;
+    const command = `XREADGROUP GROUP ${group} ${me} COUNT ${entriesPerRead()}${block} STREAMS ${stream} >`;
     blockedRead = canBlock;
     try {
       return parseReadGroup(await call(command.split(" ")));
