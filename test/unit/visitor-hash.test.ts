@@ -23,4 +23,21 @@ describe("visitor hash", () => {
     }
     expect(await node(null, agent)).toBeNull();
   });
+
+  it("answers synchronously once the day's salt is known, and takes the next day's salt when the day changes", async () => {
+    const cache = new MemoryCache();
+    let at = Date.UTC(2026, 10, 27, 23, 59, 59);
+    const hasher = createVisitorHasher(cache, () => at, nodeSha256Hex);
+    const first = hasher("203.0.113.7", agent);
+    expect(first).toBeInstanceOf(Promise);
+    const today = await first;
+    const again = hasher("203.0.113.7", agent);
+    expect(again).toBe(today);
+    at += 1_000;
+    const tomorrow = hasher("203.0.113.7", agent);
+    expect(tomorrow).toBeInstanceOf(Promise);
+    expect(await tomorrow).not.toBe(today);
+    expect(await cache.get("visitor-salt:2026-11-28")).toMatch(/^[0-9a-f]{64}$/);
+    expect(hasher("203.0.113.7", agent)).toBe(await tomorrow);
+  });
 });
