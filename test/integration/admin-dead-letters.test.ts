@@ -183,16 +183,17 @@ describe.skipIf(skip)(`npm run admin -- dead-letters on Redis${skip ? ` (skipped
     await listDeadLetters(target, { json: true, reason: "rejected-by-database", limit: 1 }, json);
     expect(json.stdout).toHaveLength(1);
     const row = JSON.parse(json.stdout[0]!);
-    // The consumer parks poison before the events its database refused.
+    // The oldest refused event: the first one the consumer read.
+    const parkedFirst = ids[io.stdout.findIndex((line) => line.includes(first!.eventId))]!;
     expect(row).toMatchObject({
-      id: ids[2],
+      id: parkedFirst,
       reason: "rejected-by-database",
       deliveries: 1,
       consumer: expect.stringMatching(/^t-/),
       originalId: expect.stringMatching(/^\d+-\d+$/),
       payload: { eventId: first!.eventId, linkId: first!.linkId, traffic: "human", valid: true },
     });
-    expect(new Date(row.parkedAt).getTime()).toBe(Number(ids[2]!.split("-")[0]));
+    expect(new Date(row.parkedAt).getTime()).toBe(Number(parkedFirst.split("-")[0]));
     expect(JSON.parse(json.stderr[0]!)).toMatchObject({ total: 4, shown: 1 });
   });
 
