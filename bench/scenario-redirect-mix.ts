@@ -351,7 +351,7 @@ export const redirectMix: Scenario = {
           procs: 2,
           config:
             `${config}; CLICK_RECORDING=on: each redirect classified, enriched and XADDed to the Redis Stream ` +
-            "after the response; the cluster's consumer process (CLICK_CONSUMER_NICE 10, CLICK_BATCH_SIZE 100) stores " +
+            "after the response; the cluster's consumer process (CLICK_CONSUMER_NICE 10, CLICK_BATCH_SIZE 500) stores " +
             "them in Postgres",
           server: on,
           shape,

@@ -175,8 +175,13 @@ export const configSchema = z
     CLICK_CONSUMER_NICE: z.coerce.number().int().min(0).max(19).default(10),
     /** Raw clicks older than this are pruned by maintenance; rollups are kept forever. */
     CLICK_RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).default(90),
-    /** Events per consumer batch (and per in-process flush). */
-    CLICK_BATCH_SIZE: z.coerce.number().int().min(1).max(1_000).default(100),
+    /**
+     * Events per consumer statement (and per in-process flush). Unset: 500 for a Redis Streams
+     * consumer, which runs apart from the redirects (~18% more clicks/s and ~25 µs less CPU per click
+     * than 100: bench click-ingest); 100 for the embedded in-process queue, whose batches PGlite
+     * stores inside the serving process, so a larger one would be a longer pause for the redirects.
+     */
+    CLICK_BATCH_SIZE: z.coerce.number().int().min(1).max(1_000).optional(),
     /** The in-process queue flushes a partial batch after this long. */
     CLICK_FLUSH_MS: z.coerce.number().int().min(10).max(60_000).default(1_000),
     /**

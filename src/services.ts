@@ -22,6 +22,9 @@ import { createRateLimiter } from "./ratelimit/create-rate-limiter";
 import type { RateLimiter } from "./ratelimit/rate-limiter";
 import { createWorkspaceRepository, type WorkspaceRepository } from "./workspaces/workspace-repository";
 
+/** CLICK_BATCH_SIZE unset: PGlite stores an in-process batch inside the serving process. */
+const inProcessBatchSize = 100;
+
 export type Runtime = "node" | "workerd";
 
 /** What a runtime entry builds from its config and hands to `createApp`. */
@@ -137,7 +140,7 @@ function embeddedClickQueue(consumer: ClickConsumer, platform: Platform): ClickQ
   const { config, metrics, logger } = platform;
   const label = { queue: "in-process" };
   return createInProcessClickQueue({
-    maxBatch: config.CLICK_BATCH_SIZE,
+    maxBatch: config.CLICK_BATCH_SIZE ?? inProcessBatchSize,
     flushMs: config.CLICK_FLUSH_MS,
     async deliver(events) {
       const { rejected } = await consumer.consume(events);

@@ -8,6 +8,9 @@ import { clickStreamNames } from "./redis-stream-click-queue";
 import { restStreamConnection, tcpStreamConnection } from "./redis-stream-commands";
 import { type RunningStreamConsumer, startRedisStreamConsumer } from "./redis-stream-consumer";
 
+/** CLICK_BATCH_SIZE unset: a consumer runs apart from the redirects, so it takes larger batches. */
+const streamBatchSize = 500;
+
 /**
  * Starts the Redis Streams click consumer for this process, or answers undefined when there is no
  * Redis to consume from. Same precedence as the cache: Upstash REST (polled: no BLOCK over HTTP),
@@ -34,7 +37,7 @@ export function startNodeClickConsumer(
     names: clickStreamNames(config.CLICK_STREAM_KEY),
     consumerName: `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`,
     consumer: deps.consumer,
-    batchSize: config.CLICK_BATCH_SIZE,
+    batchSize: config.CLICK_BATCH_SIZE ?? streamBatchSize,
     claimIdleMs: config.CLICK_CLAIM_IDLE_MS,
     maxAttempts: config.CLICK_MAX_ATTEMPTS,
     metrics: deps.metrics,
