@@ -283,7 +283,7 @@ const redirectHot: Scenario = {
             config:
               `edgelink${bundle ? ` built as ${bundle}` : ""} node:cluster ×2: real Postgres (throw-away database) + Redis, LRU → Redis → Postgres, ` +
               `local-first redirect limiter reconciling with Redis (RATE_LIMIT_REDIRECT=${unreachedRedirectLimit}), ` +
-              `CLICK_RECORDING=${variant.recording}${variant.recording === "on" ? " (clicks to a Redis Stream, consumed into Postgres by one worker)" : ""}`,
+              `CLICK_RECORDING=${variant.recording}${variant.recording === "on" ? " (clicks to a Redis Stream, consumed into Postgres by the cluster's consumer process)" : ""}`,
             server: edge2,
             shape: hot,
             baseline: "bare-http-x2",
