@@ -139,11 +139,10 @@ export function createStreamBatchHandler(o: {
     const events = valid.length + poison.length;
     meanEvents = 0.8 * meanEvents + (0.2 * events) / Math.max(1, entries.length);
     const carrying = new Set(valid.map((item) => item.entryId));
-    if (poison.length > 0) {
-      await park(poison);
-      // Entries with nothing left to store are done; the others are acknowledged after the ingest.
-      await ack([...new Set(poison.map((letter) => letter.entryId))].filter((id) => !carrying.has(id)));
-    }
+    if (poison.length > 0) await park(poison);
+    // Entries with nothing to store (all poison, or an empty list) are done now; the others are
+    // acknowledged after the ingest.
+    await ack(entries.map((entry) => entry.id).filter((id) => !carrying.has(id)));
     for (let start = 0; start < valid.length; start += o.batchSize) {
       const chunk = valid.slice(start, start + o.batchSize);
       const outcome = await ingest(chunk.map((item) => item.event));
