@@ -54,7 +54,8 @@ function unpack(
       deliveries > maxAttempts ? "too-many-deliveries" : "invalid-json",
     );
   }
-  if (packed && !Array.isArray(value)) return letter(raw!, "invalid-event");
+  if (packed && !Array.isArray(value))
+    return letter(raw!, deliveries > maxAttempts ? "too-many-deliveries" : "invalid-event");
   const items: unknown[] = packed ? (value as unknown[]) : [value];
   for (const item of items) {
     const payload = packed ? JSON.stringify(item) : raw!;
