@@ -55,9 +55,11 @@ export const configSchema = z
      * Cap on each of V8's two young-generation semi-spaces in the cluster workers (MB; 0 leaves V8's
      * own). Node 24 grows them to 64 MB on a host with plenty of RAM: 128 MB of every worker's RSS
      * then holds short-lived garbage, which alone breaks a streamed import's flat-memory bound.
-     * An operator's own --max-semi-space-size (command line or NODE_OPTIONS) wins.
+     * 8 keeps a 1M-line import under 256 MB (16 did not, quite) at the same redirect and import
+     * throughput (bench/README.md, sixth session). An operator's own --max-semi-space-size
+     * (command line or NODE_OPTIONS) wins.
      */
-    V8_MAX_SEMI_SPACE_MB: z.coerce.number().int().min(0).max(1_024).default(16),
+    V8_MAX_SEMI_SPACE_MB: z.coerce.number().int().min(0).max(1_024).default(8),
     LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
 
     DATABASE_URL: postgresUrl.optional(),
