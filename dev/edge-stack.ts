@@ -106,7 +106,8 @@ function fail(message: string): never {
 }
 
 function startWrangler(port: number, vars: EdgeWorkerVars): ChildProcess {
-  const args = ["wrangler", "dev", "--port", String(port), "--ip", "127.0.0.1"];
+  // PORT: the port `localhost` short URLs carry.
+  const args = ["wrangler", "dev", "--port", String(port), "--ip", "127.0.0.1", "--var", `PORT:${port}`];
   for (const [name, value] of Object.entries(vars)) args.push("--var", `${name}:${value}`);
   // Its own process group (npx → wrangler → workerd), so one signal stops all of it and a Ctrl-C in
   // the terminal reaches only us; we then stop the group in order. No stdin: no hotkeys to steal.

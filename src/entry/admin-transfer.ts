@@ -47,6 +47,7 @@ export async function importFile(
     linkService: services.linkService,
     logger: services.logger,
     workspaceId: options.workspaceId,
+    localPort: services.config.PORT,
   };
   const results = importLinks(deps, counted, {
     format: options.format,

@@ -31,6 +31,8 @@ export interface BatchDeps {
   linkService: LinkService;
   logger: Logger;
   workspaceId: string;
+  /** PORT, for the `shortUrl` of a link on localhost (see {@link shortUrl}). */
+  localPort: number;
 }
 
 /**
@@ -85,7 +87,13 @@ export function storeBatch(
         const { line } = batch[at]!;
         if (result.ok) {
           const { id, slug, domain } = result.value;
-          results[at] = { line, status: "created", id, slug, shortUrl: shortUrl(domain, slug) };
+          results[at] = {
+            line,
+            status: "created",
+            id,
+            slug,
+            shortUrl: shortUrl(domain, slug, deps.localPort),
+          };
           return;
         }
         const { code, message, errors } = toError(result.failure);

@@ -102,7 +102,7 @@ export function createBulkImportRoutes(): OpenAPIHono<AppEnv> {
         detail: `The body is larger than IMPORT_MAX_BYTES (${config.IMPORT_MAX_BYTES} bytes).`,
       });
     }
-    const deps = { linkService, logger, workspaceId: c.var.auth.workspaceId };
+    const deps = { linkService, logger, workspaceId: c.var.auth.workspaceId, localPort: config.PORT };
     const results = importLinks(deps, c.req.raw.body, {
       format,
       batchSize: config.IMPORT_BATCH_SIZE,

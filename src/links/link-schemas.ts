@@ -119,17 +119,28 @@ export const qrQuery = z.object({
   size: z.coerce.number().int().min(64).max(2048).default(256),
 });
 
-/** Short URLs are https except on localhost, where a developer serves plain http. */
-export function shortUrl(domain: string, slug: string): string {
-  return `${domain === "localhost" ? "http" : "https"}://${domain}/${slug}`;
+/**
+ * The public URL of a short link. A short domain is served over https on the default port;
+ * `localhost`, where a developer runs edgelink, is plain http on the port edgelink listens on
+ * (PORT: 80 and 0, a port picked at start, are left out), so that the URL the API answers — and the
+ * QR code made of it — opens the link.
+ *
+ * @example
+ * shortUrl("go.example.com", "launch", 3000); // "https://go.example.com/launch"
+ * shortUrl("localhost", "launch", 3000); // "http://localhost:3000/launch"
+ */
+export function shortUrl(domain: string, slug: string, localPort: number): string {
+  if (domain !== "localhost") return `https://${domain}/${slug}`;
+  const port = localPort === 80 || localPort === 0 ? "" : `:${localPort}`;
+  return `http://localhost${port}/${slug}`;
 }
 
 /** The API's view of a link: never the password hash, only whether there is one. */
-export function presentLink(link: Link): z.infer<typeof linkSchema> {
+export function presentLink(link: Link, localPort: number): z.infer<typeof linkSchema> {
   const { passwordHash, workspaceId: _workspace, ...rest } = link;
   return {
     ...rest,
-    shortUrl: shortUrl(link.domain, link.slug),
+    shortUrl: shortUrl(link.domain, link.slug, localPort),
     expiresAt: link.expiresAt?.toISOString() ?? null,
     createdAt: link.createdAt.toISOString(),
     updatedAt: link.updatedAt.toISOString(),

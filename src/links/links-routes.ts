@@ -148,7 +148,7 @@ export function createLinksRoutes(): OpenAPIHono<AppEnv> {
   app.openapi(createLink, async (c) => {
     const link = unwrap(await c.var.services.linkService.create(c.var.auth.workspaceId, c.req.valid("json")));
     c.header("Location", `/api/v1/links/${link.id}`);
-    return c.json(presentLink(link), 201);
+    return c.json(presentLink(link, c.var.services.config.PORT), 201);
   });
 
   app.openapi(listLinks, async (c) => {
@@ -163,7 +163,7 @@ export function createLinksRoutes(): OpenAPIHono<AppEnv> {
     const page = await c.var.services.linkService.list(c.var.auth.workspaceId, { ...query, cursor });
     return c.json(
       {
-        data: page.rows.map(presentLink),
+        data: page.rows.map((link) => presentLink(link, c.var.services.config.PORT)),
         nextCursor: page.nextCursor ? linkCursor.encode(page.nextCursor) : null,
       },
       200,
@@ -174,7 +174,7 @@ export function createLinksRoutes(): OpenAPIHono<AppEnv> {
     const link = unwrap(
       await c.var.services.linkService.get(c.var.auth.workspaceId, c.req.valid("param").id),
     );
-    return c.json(presentLink(link), 200);
+    return c.json(presentLink(link, c.var.services.config.PORT), 200);
   });
 
   app.openapi(patchLink, async (c) => {
@@ -182,7 +182,7 @@ export function createLinksRoutes(): OpenAPIHono<AppEnv> {
     const link = unwrap(
       await c.var.services.linkService.update(c.var.auth.workspaceId, id, c.req.valid("json")),
     );
-    return c.json(presentLink(link), 200);
+    return c.json(presentLink(link, c.var.services.config.PORT), 200);
   });
 
   app.openapi(deleteLink, async (c) => {
@@ -195,7 +195,7 @@ export function createLinksRoutes(): OpenAPIHono<AppEnv> {
       await c.var.services.linkService.get(c.var.auth.workspaceId, c.req.valid("param").id),
     );
     const { format, size } = c.req.valid("query");
-    const qr = await renderQr(shortUrl(link.domain, link.slug), { format, size });
+    const qr = await renderQr(shortUrl(link.domain, link.slug, c.var.services.config.PORT), { format, size });
     c.header("Content-Type", qr.contentType);
     c.header("Cache-Control", "private, max-age=300");
     return c.body(qr.body as never, 200);

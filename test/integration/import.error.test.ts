@@ -117,7 +117,12 @@ describe("bulk import: refusals and limits", () => {
         }));
       },
     } as unknown as LinkService;
-    const deps = { linkService, logger: createLogger({ level: "silent" }), workspaceId: randomUUID() };
+    const deps = {
+      linkService,
+      logger: createLogger({ level: "silent" }),
+      workspaceId: randomUUID(),
+      localPort: 3000,
+    };
     let read = 0;
     function* pieces() {
       for (let n = 1; n <= 1_000; n++) {

@@ -219,7 +219,10 @@ describe("bulk import: the happy paths", () => {
     });
     const b = await (await api.get(`/links/${results[1]!.id}`)).json();
     expect(b.title).toBe('multi\r\nline "quoted" title');
-    expect(results[4]).toMatchObject({ slug: `csv-e-${run}`, shortUrl: `http://localhost/csv-e-${run}` });
+    expect(results[4]).toMatchObject({
+      slug: `csv-e-${run}`,
+      shortUrl: `http://localhost:3000/csv-e-${run}`,
+    });
   });
 
   it("streams: the first results arrive while the body is still being sent", async () => {

@@ -1,10 +1,14 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { inflateSync } from "node:zlib";
+import { getRequestListener } from "@hono/node-server";
 import { eq } from "drizzle-orm";
 import jsQR from "jsqr";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { links } from "../../db/schema";
 import { type Api, type ApiLink, apiAs, roomyLimits, tenant, uniqueSlug } from "../support/api";
 import { startTestApp, type TestApp } from "../support/app";
+import { freePort } from "../support/node-process";
 
 /** Our QR PNGs are 1-bit grayscale, unfiltered: enough of a decoder to hand the pixels to jsQR. */
 function pngPixels(png: Uint8Array): { width: number; height: number; rgba: Uint8ClampedArray } {
@@ -54,7 +58,7 @@ describe("links API: the happy paths", () => {
     expect(link).toMatchObject({
       url: "https://example.com/launch?ref=x",
       domain: "localhost",
-      shortUrl: `http://localhost/${link.slug}`,
+      shortUrl: `http://localhost:3000/${link.slug}`,
       title: null,
       tags: [],
       redirectStatus: 302,
@@ -93,7 +97,7 @@ describe("links API: the happy paths", () => {
     });
     expect(link).toMatchObject({
       slug,
-      shortUrl: `http://localhost/${slug}`,
+      shortUrl: `http://localhost:3000/${slug}`,
       title: "Full",
       tags: ["launch", "q3"],
       expiresAt,
@@ -256,7 +260,7 @@ describe("links API: the happy paths", () => {
     const renamed = uniqueSlug("moved");
     const moved = await api.patch(`/links/${link.id}`, { slug: renamed });
     expect(moved.status).toBe(200);
-    expect(await moved.json()).toMatchObject({ slug: renamed, shortUrl: `http://localhost/${renamed}` });
+    expect(await moved.json()).toMatchObject({ slug: renamed, shortUrl: `http://localhost:3000/${renamed}` });
     expect((await t.app.request(`/${link.slug}`)).status).toBe(404);
     expect((await t.app.request(`/${renamed}`)).headers.get("location")).toBe("https://example.com/after");
     // A partial patch leaves every other field alone.
@@ -437,5 +441,33 @@ describe("links API: the happy paths", () => {
     expect(create.properties.url.maxLength).toBe(2048);
     expect(create.properties.slug.pattern).toBe("^[A-Za-z0-9_-]{1,64}$");
     expect(doc.components.schemas.Link.properties).not.toHaveProperty("passwordHash");
+  });
+});
+
+describe("links API on a real port: the short URL it answers opens the link", () => {
+  it("a link created on localhost:PORT redirects from its shortUrl", async () => {
+    const port = await freePort();
+    const t = await startTestApp({ ...roomyLimits, PORT: String(port) });
+    const server = createServer(getRequestListener(t.app.fetch));
+    try {
+      await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+      expect((server.address() as AddressInfo).port).toBe(port);
+      const { key } = await tenant(t, "porty");
+      const res = await apiAs(t, key).post("/links", { url: "https://example.com/opened" });
+      const link = (await res.json()) as ApiLink;
+      expect(link.shortUrl).toBe(`http://localhost:${port}/${link.slug}`);
+
+      // localhost may resolve to ::1 first; the listener is on 127.0.0.1, as `npm start` on 0.0.0.0 would be.
+      const opened = await fetch(link.shortUrl.replace("//localhost:", "//127.0.0.1:"), {
+        redirect: "manual",
+        headers: { host: `localhost:${port}` },
+      });
+      expect(opened.status).toBe(302);
+      expect(opened.headers.get("location")).toBe("https://example.com/opened");
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+      server.closeAllConnections();
+      await t.close();
+    }
   });
 });
