@@ -1,3 +1,4 @@
+import { swaggerUI } from "@hono/swagger-ui";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { except } from "hono/combine";
 import { requestId } from "hono/request-id";
@@ -62,6 +63,9 @@ export function createApp(services: Services): OpenAPIHono<AppEnv> {
     openapi: "3.1.0",
     info: { title: "edgelink", version: "1.0.0", description: "Short links and click analytics." },
   });
+  // The interactive reference of that document: a page whose script (Swagger UI) the reader's
+  // browser loads from its CDN; the server itself fetches nothing.
+  app.get("/docs", swaggerUI({ url: "/openapi.json", title: "edgelink API" }));
   // The catch-all slug route goes last so that every fixed path above wins.
   app.route("/", createRedirectRoutes());
 

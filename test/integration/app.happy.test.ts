@@ -95,4 +95,14 @@ describe("the app on this run's backing services", () => {
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(["/healthz", "/readyz", "/{slug}"]));
     expect(doc.paths["/{slug}"].get.parameters[0]).toMatchObject({ name: "slug", in: "path" });
   });
+
+  it("serves an interactive reference of that document at /docs", async () => {
+    const res = await t.app.request("/docs");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/^text\/html/);
+    const page = await res.text();
+    expect(page).toContain("<title>edgelink API</title>");
+    expect(page).toContain("SwaggerUIBundle");
+    expect(page).toMatch(/url: ?['"]\/openapi\.json['"]/);
+  });
 });

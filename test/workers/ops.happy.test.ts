@@ -31,6 +31,14 @@ describe("operations endpoints in workerd", () => {
     expect(document.openapi).toBe("3.1.0");
     expect(Object.keys(document.paths)).toEqual(expect.arrayContaining(["/healthz", "/readyz", "/{slug}"]));
   });
+
+  it("serves the interactive reference of that document at /docs", async () => {
+    const response = await fetchWorker("/docs");
+
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toMatch(/^text\/html/);
+    expect(await response.text()).toContain("SwaggerUIBundle");
+  });
 });
 
 describe.skipIf(withoutServices)(
