@@ -1,8 +1,11 @@
 import { z } from "@hono/zod-openapi";
 
 /** An instant in a query string: ISO 8601 with an offset, or a plain date meaning 00:00 UTC. */
+const instantForm = "an ISO 8601 date-time with an offset (2026-11-01T00:00:00Z) or a date (2026-11-01)";
 export const instant = z
-  .union([z.iso.datetime({ offset: true }), z.iso.date()])
+  .union([z.iso.datetime({ offset: true }), z.iso.date()], {
+    error: (issue) => (issue.input === undefined ? `is required: ${instantForm}` : `must be ${instantForm}`),
+  })
   .transform((value) => new Date(value.length === 10 ? `${value}T00:00:00Z` : value))
   .openapi({ example: "2026-11-01T00:00:00Z" });
 

@@ -164,7 +164,20 @@ describe("GET /clicks/export", () => {
   });
 
   it("refuses bad parameters with 400 naming the field, and keys without analytics:read with 403", async () => {
-    await expectProblem(await api.get("/clicks/export?to=2026-12-01"), 400, "query.from");
+    const missing = await expectProblem(await api.get("/clicks/export?to=2026-12-01"), 400, "query.from");
+    expect(missing.errors).toContainEqual({
+      field: "query.from",
+      message:
+        "is required: an ISO 8601 date-time with an offset (2026-11-01T00:00:00Z) or a date (2026-11-01)",
+    });
+    const unreadable = await expectProblem(
+      await api.get("/clicks/export?from=yesterday&to=2026-12-01"),
+      400,
+      "query.from",
+    );
+    expect(unreadable.detail).toBe(
+      "query.from: must be an ISO 8601 date-time with an offset (2026-11-01T00:00:00Z) or a date (2026-11-01)",
+    );
     await expectProblem(await api.get("/clicks/export?from=2026-12-01&to=2026-11-01"), 400, "query.to");
     await expectProblem(await api.get(`/clicks/export?${range}&format=xml`), 400, "query.format");
     await expectProblem(await api.get(`/clicks/export?${range}&linkId=nope`), 400, "query.linkId");
