@@ -7,9 +7,11 @@ import { createStatsRoutes } from "./analytics/stats-routes";
 import { authenticate } from "./auth/auth-middleware";
 import { createKeyRoutes } from "./auth/key-routes";
 import { createTokenRoutes } from "./auth/token-routes";
+import { apiBodyLimit } from "./http/api-body-limit";
 import type { AppEnv } from "./http/app-env";
 import { onError, onNotFound, validationHook } from "./http/problem-handlers";
 import { requestMetrics } from "./http/request-metrics";
+import { docsSecurityHeaders, jsonSecurityHeaders } from "./http/security-headers";
 import { idempotency } from "./idempotency/idempotency-middleware";
 import { createBulkImportRoutes } from "./links/bulk-import-routes";
 import { createLinksRoutes } from "./links/links-routes";
@@ -35,16 +37,24 @@ export function createApp(services: Services): OpenAPIHono<AppEnv> {
     await next();
   });
   app.use(requestMetrics());
+  const secureJson = jsonSecurityHeaders();
+  for (const path of ["/healthz", "/readyz", "/metrics", "/openapi.json", "/api/*"])
+    app.use(path, secureJson);
+  app.use("/docs", docsSecurityHeaders());
 
   app.route("/", createOpsRoutes({ metricsToken: services.config.METRICS_TOKEN }));
   // Every management route is authenticated and rate-limited per key; routes add their scope with
   // requireScope(). A rate-limited request never claims an Idempotency-Key. A bulk import streams
   // both ways, so it is not buffered for replay: it refuses the header itself. A token is never
   // stored, so token exchange is not replayed either.
+  // A validator reads a body whole, and so does the idempotency check: bounded before either does,
+  // and after authentication, so an anonymous client never gets a byte read. A bulk import streams
+  // its body under IMPORT_MAX_BYTES instead.
   app.use(
     "/api/v1/*",
     authenticate(),
     apiRateLimit(),
+    except("/api/v1/links/bulk", apiBodyLimit(services.config.API_BODY_MAX_BYTES)),
     except(["/api/v1/links/bulk", "/api/v1/auth/token"], idempotency()),
   );
   app.route("/api/v1", createKeyRoutes());

@@ -144,6 +144,13 @@ export const configSchema = z
     STATS_CACHE_SECONDS: seconds(30, 3_600),
     /** Rows per keyset page of a click export: the most a streamed export holds in memory at once. */
     EXPORT_PAGE_SIZE: z.coerce.number().int().min(100).max(10_000).default(2_000),
+    /** Largest body of any other API request (and of a password form): past it, 413. */
+    API_BODY_MAX_BYTES: z.coerce
+      .number()
+      .int()
+      .min(1_024)
+      .max(16 * 1024 * 1024)
+      .default(128 * 1024),
     /** Largest body `POST /links/bulk` reads; past it the import stops with a final 413 line. */
     IMPORT_MAX_BYTES: z.coerce
       .number()

@@ -1,5 +1,18 @@
 const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
 
+/**
+ * The fields the password page is sent with: its own inline style and a post back to this origin
+ * are all it may do, and no other site may frame it (a framed password form invites clickjacking).
+ */
+export const passwordFormHeaders: Readonly<Record<string, string>> = {
+  "Cache-Control": "no-store",
+  "Content-Security-Policy":
+    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  "X-Frame-Options": "DENY",
+  "X-Content-Type-Options": "nosniff",
+  "Referrer-Policy": "no-referrer",
+};
+
 /** The small page a password-protected link answers with (401); it posts back to the same path. */
 export function passwordForm(slug: string, options: { wrong: boolean }): string {
   const safe = escapeHtml(slug);

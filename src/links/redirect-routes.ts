@@ -1,14 +1,16 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import type { Context } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { classifyVisit } from "../analytics/visit-classifier";
 import { afterResponse } from "../http/after-response";
+import { apiBodyLimit } from "../http/api-body-limit";
 import type { AppEnv } from "../http/app-env";
 import { AppError } from "../http/errors";
 import { validationHook } from "../http/problem-handlers";
+import { jsonSecurityHeaders } from "../http/security-headers";
 import { passwordRateLimit, redirectRateLimit } from "../ratelimit/rate-limit-middleware";
 import { hasExpired, type RedirectEntry } from "./link-cache";
 import { verifyLinkPassword } from "./link-password";
-import { passwordForm } from "./password-form";
+import { passwordForm, passwordFormHeaders } from "./password-form";
 import { shortDomainOf } from "./redirect-fast-path";
 import { slugSchema } from "./slug";
 import { withUtm } from "./url-safety";
@@ -104,12 +106,16 @@ async function redirect(
   return response;
 }
 
+/** A password form's body is read whole by the validator: bounded like an API body before it is. */
+const passwordBodyLimit: MiddlewareHandler<AppEnv> = async (c, next) =>
+  apiBodyLimit(c.var.services.config.API_BODY_MAX_BYTES)(c, next);
+
 /** `GET|HEAD /:slug`, `POST /:slug` (password) and `GET /:slug+` (preview). */
 export function createRedirectRoutes(): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
   // The preview first: `abc+` is not a valid slug, so it would otherwise fail validation below.
-  app.get("/:preview{[A-Za-z0-9_-]{1,64}\\+}", redirectRateLimit(), async (c) => {
+  app.get("/:preview{[A-Za-z0-9_-]{1,64}\\+}", jsonSecurityHeaders(), redirectRateLimit(), async (c) => {
     const slug = c.req.param("preview").slice(0, -1);
     const entry = await lookup(c, slug);
     const expiredAt = hasExpired(entry);
@@ -138,10 +144,7 @@ export function createRedirectRoutes(): OpenAPIHono<AppEnv> {
       const { slug } = c.req.valid("param");
       const entry = await lookup(c, slug);
       if (hasExpired(entry)) return expired(c, entry, slug, "has expired");
-      if (entry.passwordHash) {
-        c.header("Cache-Control", "no-store");
-        return c.html(passwordForm(slug, { wrong: false }), 401);
-      }
+      if (entry.passwordHash) return c.html(passwordForm(slug, { wrong: false }), 401, passwordFormHeaders);
       return redirect(c, entry, slug);
     },
   );
@@ -157,6 +160,7 @@ export function createRedirectRoutes(): OpenAPIHono<AppEnv> {
         passwordRateLimit(
           (c) => `${requestDomain(c.req.url, c.var.services.config.SHORT_DOMAINS)}/${c.req.param("slug")}`,
         ),
+        passwordBodyLimit,
       ] as const,
       request: {
         params,
@@ -178,7 +182,7 @@ export function createRedirectRoutes(): OpenAPIHono<AppEnv> {
       if (!entry.passwordHash) return redirect(c, entry, slug, 303);
       c.header("Cache-Control", "no-store");
       if (!(await verifyLinkPassword(password, entry.passwordHash))) {
-        return c.html(passwordForm(slug, { wrong: true }), 401);
+        return c.html(passwordForm(slug, { wrong: true }), 401, passwordFormHeaders);
       }
       // 303 whatever the link's own status: a 307/308 would make the browser re-send the password.
       return redirect(c, entry, slug, 303);
