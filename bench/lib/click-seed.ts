@@ -76,7 +76,7 @@ export function seedClicks(ctx: Context, size: number): Promise<ClickData> {
            ('os', coalesce(c.os, 'unknown')),
            ('referrer', coalesce(c.referrer_host, 'direct'))
          ) as d(dimension, value)
-         where c.link_id = $1
+         where c.link_id = $1 and (c.traffic = 'human' or d.dimension = 'total')
          group by 1, 2, 3, 4, 5, 6`,
         [linkId],
       );
@@ -89,12 +89,19 @@ export function seedClicks(ctx: Context, size: number): Promise<ClickData> {
         [linkId],
       );
       const byTraffic = Object.fromEntries(traffic.rows.map((row) => [row.traffic, Number(row.n)]));
-      // Every dimension of every granularity adds up to the raw count, per traffic class.
+      // Every dimension of every granularity adds up to the raw count of its traffic class (human
+      // clicks for the breakdowns, every class for the totals), and every (granularity, dimension,
+      // traffic) the ingest writes is there.
       const mismatches = await client.query<{ n: string }>(
         `select count(*)::text as n from (
-           select r.granularity, r.dimension, r.traffic, sum(r.clicks) as rolled,
-                  (select count(*) from clicks c where c.link_id = $1 and c.traffic = r.traffic) as raw
-           from rollups r where r.link_id = $1 group by 1, 2, 3) sums
+           select g.granularity, d.dimension, t.traffic,
+                  (select coalesce(sum(r.clicks), 0) from rollups r where r.link_id = $1 and r.granularity = g.granularity
+                     and r.dimension = d.dimension and r.traffic = t.traffic) as rolled,
+                  (select count(*) from clicks c where c.link_id = $1 and c.traffic = t.traffic) as raw
+           from (values ('hour'), ('day')) as g(granularity)
+           cross join (values ('total'), ('country'), ('device'), ('browser'), ('os'), ('referrer')) as d(dimension)
+           cross join (select distinct traffic from clicks where link_id = $1) as t
+           where t.traffic = 'human' or d.dimension = 'total') sums
          where rolled <> raw`,
         [linkId],
       );

@@ -22,6 +22,9 @@ export interface IngestedClick {
  * concurrent batches lock them in the same order and cannot deadlock each other.
  *
  * HEAD and prefetch events are not stored: they are served, never counted (metrics count them).
+ * Bots and previews are rolled up as totals only: stats break down human clicks alone (bots and
+ * previews by reason, from the raw rows), so their five dimensions would be written and never read
+ * — two rollup facts for such a click instead of twelve.
  */
 export async function ingestClicks(db: Db, events: ClickEvent[]): Promise<IngestedClick[]> {
   const rows = events
@@ -70,6 +73,7 @@ export async function ingestClicks(db: Db, events: ClickEvent[]): Promise<Ingest
         ('os', coalesce(i.os, 'unknown')),
         ('referrer', coalesce(i.referrer_host, 'direct'))
       ) as d(dimension, value)
+      where i.traffic = 'human' or d.dimension = 'total'
     ),
     rolled as (
       insert into rollups (link_id, granularity, bucket_start, traffic, dimension, value, clicks)

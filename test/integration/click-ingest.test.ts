@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { sql } from "drizzle-orm";
+import { type SQL, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ClickEvent } from "../../src/analytics/click-event";
 import { ingestClicks } from "../../src/analytics/click-ingest";
@@ -81,6 +81,16 @@ for (const driver of driversUnderTest()) {
           ["bot", 1],
           ["human", 1],
         ]);
+        // The human click in every dimension, hour and day; the bot only in the totals stats read.
+        const facts = rows(
+          await db.primary.execute(
+            sql`select traffic, count(*)::int as n from rollups where link_id = ${linkIds[0]} group by 1 order by 1`,
+          ),
+        );
+        expect(facts.map((r) => [r.traffic, r.n])).toEqual([
+          ["bot", 2],
+          ["human", 12],
+        ]);
       });
 
       it("rollups equal a GROUP BY over the raw clicks, for random batches (property)", async () => {
@@ -119,14 +129,22 @@ for (const driver of driversUnderTest()) {
           os: "os",
           referrer: "referrer_host",
         } as const;
+        const breakdowns: [string, SQL, SQL][] = [
+          // The totals of every traffic class; the breakdowns of human clicks, the only ones stats read.
+          ["total", sql`''`, sql`true`],
+          ...Object.entries(column).map(([dimension, name]): [string, SQL, SQL] => [
+            dimension,
+            sql`coalesce(${sql.identifier(name)}, ${dimension === "referrer" ? "direct" : "unknown"})`,
+            sql`traffic = 'human'`,
+          ]),
+        ];
         for (const granularity of ["hour", "day"] as const) {
-          for (const [dimension, name] of Object.entries(column)) {
-            const fallback = dimension === "referrer" ? "direct" : "unknown";
+          for (const [dimension, value, counted] of breakdowns) {
             const expected = rows(
               await db.primary.execute(sql`
               select link_id::text, date_trunc(${granularity}, occurred_at at time zone 'UTC') at time zone 'UTC' as bucket,
-                     traffic, coalesce(${sql.identifier(name)}, ${fallback}) as value, count(*)::int as clicks
-              from clicks where link_id in (${sql.join(
+                     traffic, ${value} as value, count(*)::int as clicks
+              from clicks where ${counted} and link_id in (${sql.join(
                 targets.map((id) => sql`${id}::uuid`),
                 sql`, `,
               )})
