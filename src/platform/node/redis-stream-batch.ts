@@ -21,7 +21,8 @@ interface Letter {
 /** A valid event and where it came from. */
 interface Carried {
   entryId: string;
-  payload: string;
+  /** The event's JSON, should it be parked: made only then (most events never are). */
+  payload: () => string;
   event: ClickEvent;
 }
 
@@ -58,14 +59,14 @@ function unpack(
     return letter(raw!, deliveries > maxAttempts ? "too-many-deliveries" : "invalid-event");
   const items: unknown[] = packed ? (value as unknown[]) : [value];
   for (const item of items) {
-    const payload = packed ? JSON.stringify(item) : raw!;
+    const payload = packed ? () => JSON.stringify(item) : () => raw!;
     if (deliveries > maxAttempts) {
-      letter(payload, "too-many-deliveries");
+      letter(payload(), "too-many-deliveries");
       continue;
     }
     const parsed = clickEventSchema.safeParse(item);
     if (parsed.success) into.push({ entryId: entry.id, payload, event: parsed.data });
-    else letter(payload, "invalid-event");
+    else letter(payload(), "invalid-event");
   }
 }
 
@@ -155,7 +156,7 @@ export function createStreamBatchHandler(o: {
             .filter((item) => rejected.has(item.event.eventId))
             .map(({ entryId, payload }) => ({
               entryId,
-              payload,
+              payload: payload(),
               reason: "rejected-by-database" as const,
               deliveries: deliveries.get(entryId) ?? 1,
             })),
