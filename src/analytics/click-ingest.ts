@@ -46,9 +46,11 @@ export async function ingestClicks(db: Db, events: ClickEvent[]): Promise<Ingest
   if (rows.length === 0) return [];
   const result = await db.execute(sql`
     with incoming as (
-      select * from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as x(
+      select * from rows from (jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as (
         event_id uuid, link_id uuid, workspace_id uuid, occurred_at timestamptz, traffic text, reason text,
         country text, device text, browser text, os text, referrer_host text, visitor_hash text)
+      ) with ordinality as x(event_id, link_id, workspace_id, occurred_at, traffic, reason, country, device,
+                             browser, os, referrer_host, visitor_hash, at)
     ),
     inserted as (
       insert into clicks (event_id, link_id, workspace_id, occurred_at, traffic, reason, country, device,
@@ -56,6 +58,7 @@ export async function ingestClicks(db: Db, events: ClickEvent[]): Promise<Ingest
       select distinct on (event_id) event_id, link_id, workspace_id, occurred_at, traffic, reason, country,
              device, browser, os, referrer_host, visitor_hash
       from incoming
+      order by event_id, at
       on conflict (event_id) do nothing
       returning event_id, link_id, occurred_at, traffic, country, device, browser, os, referrer_host, visitor_hash
     ),
@@ -85,14 +88,26 @@ export async function ingestClicks(db: Db, events: ClickEvent[]): Promise<Ingest
       do update set clicks = rollups.clicks + excluded.clicks
       returning 1
     )
-    select event_id, link_id, traffic, occurred_at, visitor_hash, (select count(*) from rolled) as rolled
+    select event_id, (select count(*) from rolled) as rolled
     from inserted
   `);
-  return rowsOf(result).map((row) => ({
-    eventId: String(row.event_id),
-    linkId: String(row.link_id),
-    traffic: row.traffic as ClickEvent["traffic"],
-    occurredAt: new Date(row.occurred_at as string),
-    visitorHash: (row.visitor_hash as string | null) ?? null,
-  }));
+  // Only the ids come back: the rest of each stored click is the batch's own first event of that id
+  // (the one `distinct on … order by event_id, at` stored), so no row of timestamps is parsed twice.
+  // Postgres answers a uuid in lower case; a producer may have written it in upper.
+  const first = new Map<string, ClickEvent>();
+  for (const event of events) {
+    const id = event.eventId.toLowerCase();
+    if (!first.has(id)) first.set(id, event);
+  }
+  return rowsOf(result).map((row) => {
+    const eventId = String(row.event_id);
+    const event = first.get(eventId)!;
+    return {
+      eventId,
+      linkId: event.linkId.toLowerCase(),
+      traffic: event.traffic,
+      occurredAt: new Date(event.occurredAt),
+      visitorHash: event.visitorHash,
+    };
+  });
 }
