@@ -77,7 +77,7 @@ export function createApp(services: Services): OpenAPIHono<AppEnv> {
   // browser loads from its CDN; the server itself fetches nothing.
   app.get("/docs", swaggerUI({ url: "/openapi.json", title: "edgelink API" }));
   // The catch-all slug route goes last so that every fixed path above wins.
-  app.route("/", createRedirectRoutes());
+  app.route("/", createRedirectRoutes({ bodyMaxBytes: services.config.API_BODY_MAX_BYTES }));
 
   app.onError(onError);
   app.notFound(onNotFound);

@@ -1,5 +1,5 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import type { Context, MiddlewareHandler } from "hono";
+import type { Context } from "hono";
 import { classifyVisit } from "../analytics/visit-classifier";
 import { afterResponse } from "../http/after-response";
 import { apiBodyLimit } from "../http/api-body-limit";
@@ -106,13 +106,13 @@ async function redirect(
   return response;
 }
 
-/** A password form's body is read whole by the validator: bounded like an API body before it is. */
-const passwordBodyLimit: MiddlewareHandler<AppEnv> = async (c, next) =>
-  apiBodyLimit(c.var.services.config.API_BODY_MAX_BYTES)(c, next);
-
-/** `GET|HEAD /:slug`, `POST /:slug` (password) and `GET /:slug+` (preview). */
-export function createRedirectRoutes(): OpenAPIHono<AppEnv> {
+/**
+ * `GET|HEAD /:slug`, `POST /:slug` (password) and `GET /:slug+` (preview). `bodyMaxBytes`
+ * (API_BODY_MAX_BYTES) bounds a password form's body, which the validator reads whole.
+ */
+export function createRedirectRoutes(options: { bodyMaxBytes: number }): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  const passwordBodyLimit = apiBodyLimit(options.bodyMaxBytes);
 
   // The preview first: `abc+` is not a valid slug, so it would otherwise fail validation below.
   app.get("/:preview{[A-Za-z0-9_-]{1,64}\\+}", jsonSecurityHeaders(), redirectRateLimit(), async (c) => {
