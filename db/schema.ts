@@ -2,6 +2,7 @@ import { sql } from "drizzle-orm";
 import {
   type AnyPgColumn,
   bigint,
+  boolean,
   index,
   integer,
   jsonb,
@@ -56,9 +57,20 @@ export interface LinkRule {
   url: string;
 }
 
-/** The text `GET /links?q=` searches; queries must use this exact expression to hit the index. */
-export function linkSearchText(table: { slug: AnyPgColumn; title: AnyPgColumn; url: AnyPgColumn }) {
-  return sql`(${table.slug} || ' ' || coalesce(${table.title}, '') || ' ' || ${table.url})`;
+/**
+ * The text `GET /links?q=` searches by substring; queries must use this exact expression to hit
+ * the index. A generated slug is left out: its random characters are a trigram index's worst case
+ * (nearly every one a key of its own) and were half of the index's cost per inserted link, while
+ * nobody searches for a piece of one. `q` still finds a generated slug by exact match, through
+ * `links_domain_slug_key`.
+ */
+export function linkSearchText(table: {
+  slug: AnyPgColumn;
+  slugCustom: AnyPgColumn;
+  title: AnyPgColumn;
+  url: AnyPgColumn;
+}) {
+  return sql`(case when ${table.slugCustom} then ${table.slug} else '' end || ' ' || coalesce(${table.title}, '') || ' ' || ${table.url})`;
 }
 
 export const links = pgTable(
@@ -70,6 +82,9 @@ export const links = pgTable(
       .references(() => workspaces.id, { onDelete: "cascade" }),
     domain: text("domain").notNull(),
     slug: text("slug").notNull(),
+    // Chosen by the client rather than generated; links stored before the column existed count as
+    // chosen, so a substring search still finds them as it did.
+    slugCustom: boolean("slug_custom").notNull().default(true),
     url: text("url").notNull(),
     title: text("title"),
     tags: text("tags").array().notNull().default(sql`'{}'::text[]`),
@@ -91,7 +106,7 @@ export const links = pgTable(
     // Keyset pagination, newest first, within a workspace.
     index("links_workspace_created_idx").on(table.workspaceId, table.createdAt.desc(), table.id.desc()),
     index("links_tags_idx").using("gin", table.tags),
-    // `q` search on slug, title and url: one trigram index over the expression `linkSearchText`.
+    // `q` search on custom slug, title and url: one trigram index over the expression `linkSearchText`.
     index("links_search_trgm_idx").using("gin", sql`${linkSearchText(table)} gin_trgm_ops`),
   ],
 );

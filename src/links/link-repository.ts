@@ -1,4 +1,4 @@
-import { and, arrayContains, eq, ilike, lt, or, sql } from "drizzle-orm";
+import { and, arrayContains, eq, ilike, inArray, lt, or, sql } from "drizzle-orm";
 import { linkSearchText, links } from "../../db/schema";
 import type { Database, Db } from "../platform/db/database";
 import { jsonRecordset } from "../platform/db/json-recordset";
@@ -21,6 +21,11 @@ export interface LinkListOptions {
   cursor?: LinkCursor;
   tag?: string;
   q?: string;
+  /**
+   * The short domains, for `q`'s exact match on a generated slug: with them the match is a probe
+   * of `links_domain_slug_key` per domain; without, `q` matches text only.
+   */
+  slugDomains?: readonly string[];
 }
 
 /** Postgres' unique_violation, whatever driver reports it (drizzle wraps it as `cause`). */
@@ -49,10 +54,11 @@ export const linkQueries = {
 
   /**
    * One page newest first, plus one row to tell whether another page follows. Served by
-   * `links_workspace_created_idx`, or `links_tags_idx` / `links_search_trgm_idx` for tag and q.
+   * `links_workspace_created_idx`, or `links_tags_idx` / `links_search_trgm_idx` (with
+   * `links_domain_slug_key` for a generated slug) for tag and q.
    */
   list: (db: Db, workspaceId: string, options: LinkListOptions) => {
-    const { cursor, tag, q } = options;
+    const { cursor, tag, q, slugDomains = [] } = options;
     return (
       db
         .select()
@@ -61,7 +67,14 @@ export const linkQueries = {
           and(
             eq(links.workspaceId, workspaceId),
             tag ? arrayContains(links.tags, [tag]) : undefined,
-            q ? ilike(linkSearchText(links), `%${escapeLike(q)}%`) : undefined,
+            q
+              ? or(
+                  ilike(linkSearchText(links), `%${escapeLike(q)}%`),
+                  slugDomains.length > 0
+                    ? and(inArray(links.domain, [...slugDomains]), eq(links.slug, q))
+                    : undefined,
+                )
+              : undefined,
             // A row comparison, so the index seeks straight to the cursor: the equivalent
             // `a < x or (a = x and b < y)` is only a filter, and page n would read n pages of rows.
             cursor

@@ -137,7 +137,7 @@ export function shortUrl(domain: string, slug: string, localPort: number): strin
 
 /** The API's view of a link: never the password hash, only whether there is one. */
 export function presentLink(link: Link, localPort: number): z.infer<typeof linkSchema> {
-  const { passwordHash, workspaceId: _workspace, ...rest } = link;
+  const { passwordHash, workspaceId: _workspace, slugCustom: _custom, ...rest } = link;
   return {
     ...rest,
     shortUrl: shortUrl(link.domain, link.slug, localPort),

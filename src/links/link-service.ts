@@ -107,7 +107,7 @@ export function createLinkService(deps: { links: LinkRepository; cache: LinkCach
     const row = prepared.value;
     for (let attempt = 0; attempt < (input.slug ? 1 : slugAttempts); attempt += 1) {
       const slug = input.slug ?? freshSlug();
-      const created = await links.create({ ...row, slug });
+      const created = await links.create({ ...row, slug, slugCustom: input.slug !== undefined });
       if (created) {
         // A negative-cache entry may say this slug does not exist.
         await cache.invalidate(row.domain, slug);
@@ -146,7 +146,7 @@ export function createLinkService(deps: { links: LinkRepository; cache: LinkCach
         const key = `${result.value.domain}/${slug}`;
         if (claimed.has(key)) return fail({ kind: "slug-taken", slug });
         claimed.add(key);
-        rows.push({ index, row: { ...result.value, slug } });
+        rows.push({ index, row: { ...result.value, slug, slugCustom: custom !== undefined } });
         return undefined;
       });
       let created: CreatedLink[];
@@ -175,7 +175,10 @@ export function createLinkService(deps: { links: LinkRepository; cache: LinkCach
       const checked = checkUrls(changes);
       if ("kind" in checked) return fail(checked);
       const row = await toRow(changes, checked);
-      if (changes.slug !== undefined) row.slug = changes.slug;
+      if (changes.slug !== undefined) {
+        row.slug = changes.slug;
+        row.slugCustom = true;
+      }
       if (changes.domain !== undefined) row.domain = changes.domain;
       let updated: Link | null;
       try {
@@ -207,7 +210,7 @@ export function createLinkService(deps: { links: LinkRepository; cache: LinkCach
     },
 
     list(workspaceId: string, options: { limit: number; cursor?: LinkCursor; tag?: string; q?: string }) {
-      return links.list(workspaceId, options);
+      return links.list(workspaceId, { ...options, slugDomains: config.SHORT_DOMAINS });
     },
 
     /** The redirect path's read: cache tiers first, Postgres only on a miss. */

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { links } from "../../db/schema";
 import { type Api, type ApiLink, apiAs, roomyLimits, tenant, uniqueSlug } from "../support/api";
 import { startTestApp, type TestApp } from "../support/app";
+import { postBulk } from "../support/ndjson";
 import { freePort } from "../support/node-process";
 
 /** Our QR PNGs are 1-bit grayscale, unfiltered: enough of a decoder to hand the pixels to jsQR. */
@@ -163,6 +164,43 @@ describe("links API: the happy paths", () => {
     expect(await ids("tag=Launch")).toEqual([]);
     expect(await ids(`tag=${encodeURIComponent("launch q3")}`)).toEqual([]);
     expect(await ids("tag=nothing")).toEqual([]);
+  });
+
+  it("finds a generated slug with q by exact match only, a custom one by any piece of it", async () => {
+    const own = await tenant(t, "search-generated");
+    const finder = apiAs(t, own.key);
+    const generated = await finder.create({ url: "https://example.com/generated" });
+    const custom = await finder.create({ url: "https://example.com/custom", slug: uniqueSlug("Gen_Custom") });
+    const ids = async (q: string) =>
+      ((await (await finder.get(`/links?q=${encodeURIComponent(q)}`)).json()).data as ApiLink[]).map(
+        (l) => l.id,
+      );
+    expect(await ids(generated.slug)).toEqual([generated.id]);
+    // A piece of a random slug, or its other case, is not a search anyone means.
+    expect(await ids(generated.slug.slice(1))).toEqual([]);
+    const swapped = [...generated.slug]
+      .map((ch) => (ch === ch.toLowerCase() ? ch.toUpperCase() : ch.toLowerCase()))
+      .join("");
+    if (swapped !== generated.slug) expect(await ids(swapped)).toEqual([]);
+    expect(await ids("gen_custom")).toEqual([custom.id]);
+    // Renamed to a slug of its own choosing, the generated link becomes searchable by a piece of it.
+    const renamed = uniqueSlug("Renamed_Later");
+    expect((await finder.patch(`/links/${generated.id}`, { slug: renamed })).status).toBe(200);
+    expect(await ids("renamed_later")).toEqual([generated.id]);
+    // Bulk-imported links follow the same rule.
+    const bulk = await postBulk(
+      t.app,
+      own.key,
+      `{"url":"https://example.com/bulk-generated"}\n{"url":"https://example.com/bulk-custom","slug":"${uniqueSlug("Bulk_Custom")}"}\n`,
+    );
+    const lines = (await bulk.text())
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as { status: string; id: string; slug: string });
+    expect(lines.map((l) => l.status)).toEqual(["created", "created"]);
+    expect(await ids(lines[0]!.slug)).toEqual([lines[0]!.id]);
+    expect(await ids(lines[0]!.slug.slice(0, -1))).toEqual([]);
+    expect(await ids("bulk_custom")).toEqual([lines[1]!.id]);
   });
 
   it("searches slug, title and url with q, case-insensitively, taking % and _ literally", async () => {

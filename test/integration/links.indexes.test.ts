@@ -1,5 +1,6 @@
-import { sql } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { links } from "../../db/schema";
 import { linkQueries } from "../../src/links/link-repository";
 import type { Database, Db } from "../../src/platform/db/database";
 import { createWorkspaceRepository } from "../../src/workspaces/workspace-repository";
@@ -27,8 +28,10 @@ for (const driver of driversUnderTest().filter((d) => d.name !== "neon-http")) {
         // At 5 000 rows the table is so small that Postgres rightly reads all of it instead of
         // the trigram index, and the planner is left alone here except where a test says so.
         await db.primary.execute(sql`
-          insert into links (workspace_id, domain, slug, url, title, tags, created_at)
-          select ${big}::uuid, 'localhost', ${`ix${run}-`} || i, 'https://example.com/page/' || i,
+          insert into links (workspace_id, domain, slug, slug_custom, url, title, tags, created_at)
+          select ${big}::uuid, 'localhost',
+                 case when i % 2 = 0 then ${`ix${run}-`} || i else substr(md5(${run} || i), 1, 10) end,
+                 i % 2 = 0, 'https://example.com/page/' || i,
                  case when i % 10000 = 7 then 'Zebracorn launch ' || i else 'Title ' || i end,
                  case when i % 1000 = 3 then array['rare-tag', 'common'] else array['common'] end,
                  now() - make_interval(secs => i)
@@ -87,12 +90,31 @@ for (const driver of driversUnderTest().filter((d) => d.name !== "neon-http")) {
       it("q search uses the trigram index links_search_trgm_idx", async () => {
         const { indexes, seqScans, text } = await plan(
           db,
-          linkQueries.list(read, big, { limit: 20, q: "zebracorn" }),
+          linkQueries.list(read, big, { limit: 20, q: "zebracorn", slugDomains: ["localhost"] }),
         );
         expect(indexes, text).toContain("links_search_trgm_idx");
         expect(seqScans, text).toEqual([]);
         const found = await linkQueries.list(read, big, { limit: 20, q: "ZEBRACORN" });
         expect(found).toHaveLength(5);
+      });
+
+      it("q naming a generated slug probes links_domain_slug_key beside the trigram index", async () => {
+        // Odd rows stand for generated slugs (random text): the trigram index does not hold them.
+        const [generated] = await read
+          .select({ slug: links.slug })
+          .from(links)
+          .where(and(eq(links.workspaceId, big), eq(links.url, "https://example.com/page/4243")));
+        const slug = generated!.slug;
+        const { indexes, seqScans, text } = await plan(
+          db,
+          linkQueries.list(read, big, { limit: 20, q: slug, slugDomains: ["localhost", "other.test"] }),
+        );
+        expect(indexes, text).toContain("links_domain_slug_key");
+        expect(indexes, text).toContain("links_search_trgm_idx");
+        expect(seqScans, text).toEqual([]);
+        const found = await linkQueries.list(read, big, { limit: 20, q: slug, slugDomains: ["localhost"] });
+        expect(found.map((row) => row.slug)).toEqual([slug]);
+        expect(await linkQueries.list(read, big, { limit: 20, q: slug })).toEqual([]);
       });
 
       it("the tag filter uses the GIN index links_tags_idx", async () => {

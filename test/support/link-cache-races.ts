@@ -22,6 +22,7 @@ export function row(slug: string, url: string): Link {
     workspaceId: "00000000-0000-4000-8000-000000000002",
     domain: "race.test",
     slug,
+    slugCustom: true,
     url,
     title: null,
     tags: [],
