@@ -2,8 +2,9 @@
 // `pg` — batches of `batch` rows (edgelink's IMPORT_BATCH_SIZE), `concurrency` statements in flight
 // on their own connections (edgelink's import keeps 3), ON CONFLICT DO NOTHING RETURNING like
 // edgelink's insert, and like edgelink a row whose random slug was taken is retried with a new one
-// (1M 7-character slugs collide about one run in seven). No HTTP, no validation, no JSON. argv[2]: JSON { url, workspaceId, count,
-// prefix, batch, concurrency }. Prints BENCH_JSON { inserted, durationMs, maxRssMb }.
+// (1M 7-character slugs collide about one run in seven), and like edgelink's they are stored as
+// generated (slug_custom false, so the q trigram index leaves them out). No HTTP, no validation, no
+// JSON. argv[2]: JSON { url, workspaceId, count, prefix, batch, concurrency }. Prints BENCH_JSON { inserted, durationMs, maxRssMb }.
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 
@@ -28,10 +29,10 @@ await Promise.all(
         for (const target of urls) {
           const at = params.length;
           params.push(workspaceId, "localhost", slug(), target);
-          tuples.push(`($${at + 1}, $${at + 2}, $${at + 3}, $${at + 4})`);
+          tuples.push(`($${at + 1}, $${at + 2}, $${at + 3}, false, $${at + 4})`);
         }
         const { rows } = await pool.query(
-          `insert into links (workspace_id, domain, slug, url) values ${tuples.join(", ")}
+          `insert into links (workspace_id, domain, slug, slug_custom, url) values ${tuples.join(", ")}
            on conflict (domain, slug) do nothing returning url`,
           params,
         );
