@@ -111,12 +111,10 @@ export const listLinksQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),
   cursor: z.string().max(200).optional(),
   tag: storableText(1, 50).optional(),
-  q: storableText(1, 100)
-    .optional()
-    .openapi({
-      description:
-        "A piece of the title, URL or custom slug (case-insensitive), or a generated slug whole (exact case).",
-    }),
+  q: storableText(1, 100).optional().openapi({
+    description:
+      "A piece of the title, URL or custom slug (case-insensitive), or a generated slug whole (exact case).",
+  }),
 });
 
 export const qrQuery = z.object({
