@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { wholeNumberParam } from "../http/query-schemas";
 
 /** An instant in a query string: ISO 8601 with an offset, or a plain date meaning 00:00 UTC. */
 const instantForm = "an ISO 8601 date-time with an offset (2026-11-01T00:00:00Z) or a date (2026-11-01)";
@@ -32,13 +33,9 @@ export const statsQuery = z.object({
     description:
       "Breakdowns of human clicks. `reason` breaks bots and previews down by why they were classified so, counted from raw clicks (kept CLICK_RETENTION_DAYS), not rollups.",
   }),
-  top: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(100)
-    .default(10)
-    .openapi({ description: "Values per breakdown; the rest add up to `other`." }),
+  top: wholeNumberParam(1, 100, 10).openapi({
+    description: "Values per breakdown; the rest add up to `other`.",
+  }),
 });
 export type StatsQuery = z.infer<typeof statsQuery>;
 

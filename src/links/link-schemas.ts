@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { wholeNumberParam } from "../http/query-schemas";
 import type { Link } from "./link-repository";
 import { slugSchema } from "./slug";
 import { maxUrlLength } from "./url-safety";
@@ -108,7 +109,7 @@ export const linkSchema = z
 export const linkIdParams = z.object({ id: z.uuid().openapi({ param: { name: "id", in: "path" } }) });
 
 export const listLinksQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(100).default(20),
+  limit: wholeNumberParam(1, 100, 20),
   cursor: z.string().max(200).optional(),
   tag: storableText(1, 50).optional(),
   q: storableText(1, 100).optional().openapi({
@@ -119,7 +120,7 @@ export const listLinksQuery = z.object({
 
 export const qrQuery = z.object({
   format: z.enum(["svg", "png"]).default("svg"),
-  size: z.coerce.number().int().min(64).max(2048).default(256),
+  size: wholeNumberParam(64, 2048, 256),
 });
 
 /**

@@ -210,6 +210,9 @@ describe("links API: every invalid input is a 4xx problem naming the field", () 
     for (const [query, field] of cases) {
       const problem = await expectProblem(await api.get(`/links?${query}`), 400, field);
       expect(problem.code, query).toBe("VALIDATION_FAILED");
+      if (field === "query.limit") {
+        expect(problem.detail, query).toBe("query.limit: must be a whole number from 1 to 100");
+      }
     }
   });
 
@@ -227,7 +230,9 @@ describe("links API: every invalid input is a 4xx problem naming the field", () 
       ["size=2049", "query.size"],
       ["size=big", "query.size"],
     ] as const) {
-      await expectProblem(await api.get(`/links/${link.id}/qr?${query}`), 400, field);
+      const problem = await expectProblem(await api.get(`/links/${link.id}/qr?${query}`), 400, field);
+      if (field === "query.size")
+        expect(problem.detail, query).toBe("query.size: must be a whole number from 64 to 2048");
     }
   });
 

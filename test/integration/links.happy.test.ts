@@ -443,6 +443,8 @@ describe("links API: the happy paths", () => {
     expect(paths["/{slug}"]).toBeDefined();
     const listParams = paths["/api/v1/links"]!.get!.parameters!.map((p) => `${p.in}.${p.name}`).sort();
     expect(listParams).toEqual(["query.cursor", "query.limit", "query.q", "query.tag"]);
+    const limit = doc.paths["/api/v1/links"].get.parameters.find((p: { name: string }) => p.name === "limit");
+    expect(limit.schema).toMatchObject({ type: "integer", minimum: 1, maximum: 100, default: 20 });
     const qrParams = paths["/api/v1/links/{id}/qr"]!.get!.parameters!.map((p) => `${p.in}.${p.name}`).sort();
     expect(qrParams).toEqual(["path.id", "query.format", "query.size"]);
 

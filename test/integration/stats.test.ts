@@ -233,7 +233,10 @@ describe("GET /links/:id/stats", () => {
     await expectProblem(await stats("from=2020-01-01&to=2026-11-20"), 400, "query.from");
     await expectProblem(await stats("from=yesterday"), 400, "query.from");
     await expectProblem(await stats("interval=week"), 400, "query.interval");
-    await expectProblem(await stats("top=0"), 400, "query.top");
+    for (const top of ["0", "101", "many"]) {
+      const problem = await expectProblem(await stats(`top=${top}`), 400, "query.top");
+      expect(problem.detail).toBe("query.top: must be a whole number from 1 to 100");
+    }
     const unknown = await expectProblem(await stats("groupBy=country,city"), 400);
     expect(unknown.errors?.[0]?.field).toMatch(/^query\.groupBy/);
     await expectProblem(await api.get("/links/not-a-uuid/stats"), 400, "param.id");
