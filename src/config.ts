@@ -179,7 +179,8 @@ export const configSchema = z
     CLICK_CONSUMER: z.enum(["auto", "off"]).default("auto"),
     /**
      * How many steps of CPU priority (nice) below the web workers the cluster's consumer process
-     * runs: under full load redirects win the CPU and the stream holds the backlog. 0: the same.
+     * runs: under full load redirects win the CPU and the stream holds the backlog; it then also
+     * paces its Postgres statements (platform/node/consumer-pacing.ts). 0: the same, no pacing.
      */
     CLICK_CONSUMER_NICE: z.coerce.number().int().min(0).max(19).default(10),
     /** Raw clicks older than this are pruned by maintenance; rollups are kept forever. */

@@ -27,7 +27,11 @@ export interface RunningConsumerRole {
  * const role = await startConsumerRole(loadConfig(process.env), logger);
  * process.once("SIGTERM", () => role.stop().then(() => process.exit(0)));
  */
-export async function startConsumerRole(config: Config, logger: Logger): Promise<RunningConsumerRole> {
+export async function startConsumerRole(
+  config: Config,
+  logger: Logger,
+  options: { yieldToServing?: boolean } = {},
+): Promise<RunningConsumerRole> {
   const db = await createNodeDatabase(config, logger);
   const { cache } = createNodeCache(config);
   const metrics = new MetricsRegistry();
@@ -54,7 +58,12 @@ export async function startConsumerRole(config: Config, logger: Logger): Promise
   if (server) logger.info("metrics listening", { port: metricsPort, host: config.HOST });
 
   const consumer = createClickConsumer({ db, cache, metrics, logger, queue: "redis-stream" });
-  const running = startNodeClickConsumer(config, { consumer, metrics, logger });
+  const running = startNodeClickConsumer(config, {
+    consumer,
+    metrics,
+    logger,
+    yieldToServing: options.yieldToServing,
+  });
   if (!running) {
     server?.close();
     await closeBackends();

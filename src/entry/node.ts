@@ -78,7 +78,9 @@ async function consumeUntilSignal(config: Config, logger: Logger): Promise<void>
   process.once("SIGINT", () => void stop("SIGINT"));
   // Its metrics reach operators through the cluster's /metrics, not a port of its own.
   // A signal during start-up has already exited the process (there was no role to stop).
-  role = await startConsumerRole({ ...config, CONSUMER_METRICS_PORT: undefined }, logger);
+  role = await startConsumerRole({ ...config, CONSUMER_METRICS_PORT: undefined }, logger, {
+    yieldToServing: config.CLICK_CONSUMER_NICE > 0,
+  });
   const running = role;
   joinClusterMetrics(() => running.metrics.snapshot());
   // Lowered once running, not at fork: start-up and shutdown stay as quick as the web workers'.

@@ -23,7 +23,13 @@ const streamBatchSize = 500;
  */
 export function startNodeClickConsumer(
   config: Config,
-  deps: { consumer: ClickConsumer; metrics: MetricsRegistry; logger: Logger },
+  deps: {
+    consumer: ClickConsumer;
+    metrics: MetricsRegistry;
+    logger: Logger;
+    /** The cluster's niced consumer process: pace the ingest while the web workers need the CPU. */
+    yieldToServing?: boolean;
+  },
 ): RunningStreamConsumer | undefined {
   const connection =
     config.UPSTASH_REDIS_REST_URL && config.UPSTASH_REDIS_REST_TOKEN
@@ -42,5 +48,7 @@ export function startNodeClickConsumer(
     maxAttempts: config.CLICK_MAX_ATTEMPTS,
     metrics: deps.metrics,
     logger: deps.logger,
+    // A tenth of the cap: far from the trimming that would lose clicks, and ~50x a busy minute's entries.
+    pacing: deps.yieldToServing ? { maxBacklog: Math.ceil(config.CLICK_STREAM_MAXLEN / 10) } : undefined,
   });
 }

@@ -2,6 +2,7 @@ import type { ClickConsumer } from "../../analytics/click-consumer";
 import { retryDelayMs } from "../../analytics/click-queue";
 import type { Logger } from "../log/logger";
 import type { MetricsRegistry } from "../metrics/metrics-registry";
+import { createContentionPacer, type UsageSample } from "./consumer-pacing";
 import { createStreamBatchHandler } from "./redis-stream-batch";
 import type { ClickStreamNames } from "./redis-stream-click-queue";
 import {
@@ -28,6 +29,11 @@ export interface RedisStreamConsumerOptions {
   logger: Logger;
   /** BLOCK of one XREADGROUP (TCP), or the pause after an empty poll (REST). Default 1000 ms. */
   waitMs?: number;
+  /**
+   * Yield the CPU to the web workers while they win it from this (niced) process: see
+   * consumer-pacing.ts. Never at a backlog of `maxBacklog` undelivered entries or more.
+   */
+  pacing?: { maxBacklog: number; sample?: () => UsageSample; maxPauseMs?: number };
 }
 
 export interface RunningStreamConsumer {
@@ -69,6 +75,15 @@ export function startRedisStreamConsumer(o: RedisStreamConsumerOptions): Running
       };
     });
   const handleBatch = createStreamBatchHandler({ ...o, call, stopping: () => stopping, pause });
+  let lastLag: number | undefined;
+  const pacer =
+    o.pacing &&
+    createContentionPacer({
+      backlog: () => lastLag,
+      maxBacklog: o.pacing.maxBacklog,
+      sample: o.pacing.sample,
+      maxPauseMs: o.pacing.maxPauseMs,
+    });
   // An entry is one producer's hand-off batch: read about `batchSize` events' worth of them.
   const entriesPerRead = () =>
     Math.max(1, Math.min(o.batchSize, Math.round(o.batchSize / handleBatch.eventsPerEntry())));
@@ -107,13 +122,30 @@ export function startRedisStreamConsumer(o: RedisStreamConsumerOptions): Running
     if (!info) return;
     const help = "Entries delivered to a consumer and not yet acknowledged";
     o.metrics.gauge("click_queue_pending", help, Number(info.pending), label);
-    if (typeof info.lag === "number" || typeof info.lag === "string")
-      o.metrics.gauge(
-        "click_queue_lag",
-        "Stream entries not yet delivered to any consumer",
-        Number(info.lag),
-        label,
-      );
+    if (typeof info.lag === "number" || typeof info.lag === "string") {
+      lastLag = Number(info.lag);
+      o.metrics.gauge("click_queue_lag", "Stream entries not yet delivered to any consumer", lastLag, label);
+    }
+  }
+
+  /** After a batch: wait while the web workers need the CPU more (see consumer-pacing.ts). */
+  async function yieldToServing(): Promise<void> {
+    if (!pacer) return;
+    const ms = pacer.pauseAfterBatch();
+    o.metrics.gauge(
+      "click_consumer_cpu_share",
+      "CPU the click consumer was given while it wanted it (1 = all; low while the web workers win it)",
+      pacer.share(),
+      label,
+    );
+    if (ms <= 0 || stopping) return;
+    o.metrics.counter(
+      "click_consumer_yielded_seconds_total",
+      "Time the click consumer waited between batches so that the redirects had the CPU",
+      label,
+      ms / 1000,
+    );
+    await pause(ms);
   }
 
   async function createGroup(): Promise<void> {
@@ -142,8 +174,11 @@ export function startRedisStreamConsumer(o: RedisStreamConsumerOptions): Running
           }
         }
         if (!batch?.entries.length) batch = { entries: await read(), deliveries: new Map() };
-        if (batch.entries.length > 0) await handleBatch(batch.entries, batch.deliveries);
-        else if (!canBlock && !stopping) await pause(waitMs);
+        if (batch.entries.length > 0) {
+          pacer?.start();
+          await handleBatch(batch.entries, batch.deliveries);
+          await yieldToServing();
+        } else if (!canBlock && !stopping) await pause(waitMs);
         failures = 0;
       } catch (error) {
         // The read that stop() aborted: nothing failed.
