@@ -149,6 +149,7 @@ describe.skipIf(skip)(
       // 3. Consumer B commits its second batch and dies before acknowledging it (it never returns).
       let batches = 0;
       let committedByB = 0;
+      let committedInLastBatch = 0;
       const real = createClickConsumer({ ...services, queue: "redis-stream" });
       let frozen = () => {};
       const froze = new Promise<void>((resolve) => {
@@ -164,6 +165,7 @@ describe.skipIf(skip)(
             const outcome = await real.consume(events);
             batches += 1;
             committedByB += outcome.inserted.length;
+            committedInLastBatch = outcome.inserted.length;
             if (batches === 2) {
               frozen();
               await new Promise(() => {});
@@ -227,8 +229,12 @@ describe.skipIf(skip)(
       // A's entry (its commit undone or not) and B's (committed, never acknowledged) came back
       // through XAUTOCLAIM; what B had stored was recognised, not stored again.
       expect(figures.redelivered).toBe(leftByAandB);
+      // B's first statement may have finished its entry (acknowledged, never redelivered) or been
+      // the first part of a larger one; either way the statement it froze after was never
+      // acknowledged, so at least its events come back to C as duplicates.
       expect(committedByB).toBeGreaterThan(0);
-      expect(figures.redeliveredAsDuplicates).toBeGreaterThanOrEqual(committedByB);
+      expect(committedInLastBatch).toBeGreaterThan(0);
+      expect(figures.redeliveredAsDuplicates).toBeGreaterThanOrEqual(committedInLastBatch);
       expect(state.deadLetters.map((d) => d.reason).sort()).toEqual([
         "invalid-event",
         "invalid-json",
