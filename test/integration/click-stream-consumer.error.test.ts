@@ -2,13 +2,9 @@ import { randomUUID } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
 import type { ClickConsumer } from "../../src/analytics/click-consumer";
 import type { ClickEvent } from "../../src/analytics/click-event";
-import { createLogger } from "../../src/platform/log/logger";
-import { MetricsRegistry } from "../../src/platform/metrics/metrics-registry";
 import { clickStreamNames } from "../../src/platform/node/redis-stream-click-queue";
-import { tcpStreamConnection } from "../../src/platform/node/redis-stream-commands";
-import { startRedisStreamConsumer } from "../../src/platform/node/redis-stream-consumer";
 import { clickEvent } from "../support/click-events";
-import { plainRedis, streamState } from "../support/click-stream";
+import { plainRedis, startTestStreamConsumer, streamState } from "../support/click-stream";
 
 const redisUrl = process.env.REDIS_URL;
 const skip = redisUrl ? undefined : "needs REDIS_URL";
@@ -35,23 +31,8 @@ describe.skipIf(skip)(`Redis Streams consumer failure handling${skip ? ` (skippe
     if (keys.length > 0) await redis.del(...keys).catch(() => {});
     redis.disconnect();
   });
-  const start = (names: ReturnType<typeof clickStreamNames>, consumer: ClickConsumer, over = {}) => {
-    const metrics = new MetricsRegistry();
-    const running = startRedisStreamConsumer({
-      connection: tcpStreamConnection(redisUrl!),
-      names,
-      consumerName: `t-${randomUUID().slice(0, 8)}`,
-      consumer,
-      batchSize: 10,
-      claimIdleMs: 100,
-      maxAttempts: 3,
-      metrics,
-      logger: createLogger({ level: "silent" }),
-      waitMs: 100,
-      ...over,
-    });
-    return { running, metrics };
-  };
+  const start = (names: ReturnType<typeof clickStreamNames>, consumer: ClickConsumer, over = {}) =>
+    startTestStreamConsumer(redisUrl!, names, consumer, over);
   const stored: string[] = [];
   const storing: ClickConsumer = {
     async consume(events) {

@@ -1,17 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
 import type { ClickConsumer } from "../../src/analytics/click-consumer";
-import { createLogger } from "../../src/platform/log/logger";
-import { MetricsRegistry } from "../../src/platform/metrics/metrics-registry";
+import type { MetricsRegistry } from "../../src/platform/metrics/metrics-registry";
 import type { UsageSample } from "../../src/platform/node/consumer-pacing";
 import { clickStreamNames } from "../../src/platform/node/redis-stream-click-queue";
-import { tcpStreamConnection } from "../../src/platform/node/redis-stream-commands";
-import {
-  type RedisStreamConsumerOptions,
-  startRedisStreamConsumer,
-} from "../../src/platform/node/redis-stream-consumer";
+import type { RedisStreamConsumerOptions } from "../../src/platform/node/redis-stream-consumer";
 import { clickEvent } from "../support/click-events";
-import { plainRedis, streamState } from "../support/click-stream";
+import { plainRedis, startTestStreamConsumer, streamState } from "../support/click-stream";
 
 const redisUrl = process.env.REDIS_URL;
 const skip = redisUrl ? undefined : "needs REDIS_URL";
@@ -71,18 +66,9 @@ describe.skipIf(skip)(
           return { inserted: [], duplicates: 0, rejected: [] };
         },
       };
-      const metrics = new MetricsRegistry();
-      const running = startRedisStreamConsumer({
-        connection: tcpStreamConnection(redisUrl!),
-        names,
-        consumerName: `t-${randomUUID().slice(0, 8)}`,
-        consumer,
-        batchSize: 10,
+      // Claims only at the start: the backlog it yields by is read once, before the first batch.
+      const { running, metrics } = startTestStreamConsumer(redisUrl!, names, consumer, {
         claimIdleMs: 60_000,
-        maxAttempts: 3,
-        metrics,
-        logger: createLogger({ level: "silent" }),
-        waitMs: 100,
         ...over,
       });
       return { running, metrics, stored };

@@ -1,10 +1,18 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import { resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { Redis as IORedis } from "ioredis";
+import type { ClickConsumer } from "../../src/analytics/click-consumer";
 import { configSchema } from "../../src/config";
+import { createLogger } from "../../src/platform/log/logger";
+import { MetricsRegistry } from "../../src/platform/metrics/metrics-registry";
 import type { ClickStreamNames } from "../../src/platform/node/redis-stream-click-queue";
-import { flatRecord } from "../../src/platform/node/redis-stream-commands";
+import { flatRecord, tcpStreamConnection } from "../../src/platform/node/redis-stream-commands";
+import {
+  type RedisStreamConsumerOptions,
+  startRedisStreamConsumer,
+} from "../../src/platform/node/redis-stream-consumer";
 import { nodeBinary } from "./node-process";
 
 /** The bundle `npm run build:node` writes for `npm run consumer`. */
@@ -85,3 +93,30 @@ export async function streamState(redis: IORedis, names: ClickStreamNames) {
  */
 export const plainRedis = (url: string) =>
   new IORedis(url, { protocol: 2, maxRetriesPerRequest: 1, lazyConnect: true });
+
+/**
+ * Starts an in-process Redis Streams consumer as the consumer suites do: small batches, quick
+ * claims and polls, silent logs, metrics of its own. `over` replaces any of those.
+ */
+export function startTestStreamConsumer(
+  redisUrl: string,
+  names: ClickStreamNames,
+  consumer: ClickConsumer,
+  over: Partial<RedisStreamConsumerOptions> = {},
+) {
+  const metrics = new MetricsRegistry();
+  const running = startRedisStreamConsumer({
+    connection: tcpStreamConnection(redisUrl),
+    names,
+    consumerName: `t-${randomUUID().slice(0, 8)}`,
+    consumer,
+    batchSize: 10,
+    claimIdleMs: 100,
+    maxAttempts: 3,
+    metrics,
+    logger: createLogger({ level: "silent" }),
+    waitMs: 100,
+    ...over,
+  });
+  return { running, metrics };
+}

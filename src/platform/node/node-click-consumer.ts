@@ -48,7 +48,7 @@ export function startNodeClickConsumer(
     maxAttempts: config.CLICK_MAX_ATTEMPTS,
     metrics: deps.metrics,
     logger: deps.logger,
-    // A tenth of the cap: far from the trimming that would lose clicks, and ~50x a busy minute's entries.
+    // A tenth of the cap: the consumer catches up long before trimming could lose a click.
     pacing: deps.yieldToServing ? { maxBacklog: Math.ceil(config.CLICK_STREAM_MAXLEN / 10) } : undefined,
   });
 }

@@ -76,14 +76,7 @@ export function startRedisStreamConsumer(o: RedisStreamConsumerOptions): Running
     });
   const handleBatch = createStreamBatchHandler({ ...o, call, stopping: () => stopping, pause });
   let lastLag: number | undefined;
-  const pacer =
-    o.pacing &&
-    createContentionPacer({
-      backlog: () => lastLag,
-      maxBacklog: o.pacing.maxBacklog,
-      sample: o.pacing.sample,
-      maxPauseMs: o.pacing.maxPauseMs,
-    });
+  const pacer = o.pacing && createContentionPacer({ ...o.pacing, backlog: () => lastLag });
   // An entry is one producer's hand-off batch: read about `batchSize` events' worth of them.
   const entriesPerRead = () =>
     Math.max(1, Math.min(o.batchSize, Math.round(o.batchSize / handleBatch.eventsPerEntry())));
