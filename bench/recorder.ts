@@ -19,6 +19,8 @@ const rounds = Number(process.argv[3] ?? 3);
 const root = resolve(process.argv[4] ?? ".");
 const redisUrl = process.env.BENCH_REDIS_URL ?? "redis://127.0.0.1:6379/13";
 const perTick = 40;
+// The hand-off window (CLICK_HANDOFF_MS); 40 visits arrive every 10 ms whatever it is.
+const windowMs = Number(process.env.BENCH_WINDOW_MS ?? 10);
 
 const { createClickRecorder } = await import(`${root}/src/analytics/click-recorder.ts`);
 const { createRedisStreamClickQueue } = await import(`${root}/src/platform/node/redis-stream-click-queue.ts`);
@@ -41,7 +43,7 @@ const recorder = createClickRecorder({
   cache: new MemoryCache(),
   metrics: new MetricsRegistry(),
   logger: createLogger({ level: "silent" }),
-  windowMs: 10,
+  windowMs,
   sha256Hex: (text: string) => hash("sha256", text, "hex"),
 });
 
@@ -103,7 +105,7 @@ for (let round = 0; round < rounds; round += 1) {
 }
 const show = (values: number[]) =>
   `${median(values).toFixed(2)} µs (rounds: ${values.map((v) => v.toFixed(2)).join(", ")})`;
-console.log(`${root}: ${clicks} clicks × ${rounds} rounds, ${perTick} visits per 10 ms`);
+console.log(`${root}: ${clicks} clicks × ${rounds} rounds, ${perTick} visits per 10 ms, hand-off window ${windowMs} ms`);
 console.log(`  the loop alone (making visits)     ${show(rows.loop)}`);
 console.log(`  recording, this process, per click ${show(rows.recording)}`);
 console.log(`  recording, Redis, per click        ${show(rows.redis)}`);

@@ -1,4 +1,4 @@
-import { and, arrayContains, eq, ilike, inArray, lt, or, sql } from "drizzle-orm";
+import { and, arrayContains, eq, ilike, inArray, lt, or, type Placeholder, sql } from "drizzle-orm";
 import { linkSearchText, links } from "../../db/schema";
 import type { Database, Db } from "../platform/db/database";
 import { jsonRecordset } from "../platform/db/json-recordset";
@@ -45,7 +45,7 @@ const escapeLike = (text: string) => text.replace(/[\\%_]/g, (char) => `\\${char
  */
 export const linkQueries = {
   /** The redirect path: one probe of `links_domain_slug_key`. */
-  findBySlug: (db: Db, domain: string, slug: string) =>
+  findBySlug: (db: Db, domain: string | Placeholder, slug: string | Placeholder) =>
     db
       .select()
       .from(links)
@@ -98,6 +98,11 @@ export const linkQueries = {
 export function createLinkRepository(db: Database) {
   const ownedBy = (workspaceId: string, id: string) =>
     and(eq(links.workspaceId, workspaceId), eq(links.id, id));
+  // The lookup of every redirect the caches do not answer, built once: drizzle would build its SQL
+  // on every call, and as a named statement Postgres parses and plans it once per connection.
+  const bySlug = linkQueries
+    .findBySlug(db.primary, sql.placeholder("domain"), sql.placeholder("slug"))
+    .prepare("edgelink_link_by_slug");
 
   return {
     /** Answers `null` when (domain, slug) is already taken. */
@@ -112,7 +117,7 @@ export function createLinkRepository(db: Database) {
     },
 
     async findBySlug(domain: string, slug: string): Promise<Link | null> {
-      const [row] = await linkQueries.findBySlug(db.primary, domain, slug);
+      const [row] = await bySlug.execute({ domain, slug });
       return row ?? null;
     },
 
