@@ -105,7 +105,9 @@ for (let round = 0; round < rounds; round += 1) {
 }
 const show = (values: number[]) =>
   `${median(values).toFixed(2)} µs (rounds: ${values.map((v) => v.toFixed(2)).join(", ")})`;
-console.log(`${root}: ${clicks} clicks × ${rounds} rounds, ${perTick} visits per 10 ms, hand-off window ${windowMs} ms`);
+console.log(
+  `${root}: ${clicks} clicks × ${rounds} rounds, ${perTick} visits per 10 ms, hand-off window ${windowMs} ms`,
+);
 console.log(`  the loop alone (making visits)     ${show(rows.loop)}`);
 console.log(`  recording, this process, per click ${show(rows.recording)}`);
 console.log(`  recording, Redis, per click        ${show(rows.redis)}`);
