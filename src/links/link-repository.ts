@@ -98,11 +98,14 @@ export const linkQueries = {
 export function createLinkRepository(db: Database) {
   const ownedBy = (workspaceId: string, id: string) =>
     and(eq(links.workspaceId, workspaceId), eq(links.id, id));
-  // The lookup of every redirect the caches do not answer, built once: drizzle would build its SQL
-  // on every call, and as a named statement Postgres parses and plans it once per connection.
-  const bySlug = linkQueries
-    .findBySlug(db.primary, sql.placeholder("domain"), sql.placeholder("slug"))
-    .prepare("edgelink_link_by_slug");
+  // The lookup of every redirect the caches do not answer, built once (at the first lookup, so a
+  // failure to build it is that lookup's): drizzle would build its SQL on every call, and as a
+  // named statement Postgres parses and plans it once per connection.
+  const prepareBySlug = () =>
+    linkQueries
+      .findBySlug(db.primary, sql.placeholder("domain"), sql.placeholder("slug"))
+      .prepare("edgelink_link_by_slug");
+  let bySlug: ReturnType<typeof prepareBySlug> | undefined;
 
   return {
     /** Answers `null` when (domain, slug) is already taken. */
@@ -117,6 +120,7 @@ export function createLinkRepository(db: Database) {
     },
 
     async findBySlug(domain: string, slug: string): Promise<Link | null> {
+      bySlug ??= prepareBySlug();
       const [row] = await bySlug.execute({ domain, slug });
       return row ?? null;
     },
