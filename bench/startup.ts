@@ -1,24 +1,24 @@
 /**
  * `npx tsx bench/startup.ts [rounds] [bundle …]`: how long a Node bundle takes from `node` being
- * spawned to its first 200 on `/healthz`, in the two shapes a host restarts it in — the embedded
- * single process on an existing PGlite data directory (migrated by a first, unmeasured start) and a
- * cluster of two workers on Postgres and Redis (`BENCH_DATABASE_URL`, default
+ * spawned until every one of its processes logged that it is listening (startEdgelink's own
+ * readiness, as the scenarios start it), in the two shapes a host restarts it in — the embedded
+ * single process on an existing PGlite data directory (migrated by a first, unmeasured start) and
+ * a cluster of two workers on Postgres and Redis (`BENCH_DATABASE_URL`, default
  * postgres://postgres@127.0.0.1:5432/postgres; `BENCH_REDIS_URL`, default redis://127.0.0.1:6379/14).
  * Bundles (default dist/node/server.js) are started in turn, round by round; prints each start
- * and the median per bundle and shape. A worker that dies is replaced after this long too.
+ * and the median per bundle and shape. A worker that dies is replaced after about this long too.
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { median } from "./lib/report";
+import { startEdgelink } from "./lib/servers";
 
 const rounds = Number(process.argv[2] ?? 3);
 const bundles = process.argv.length > 3 ? process.argv.slice(3) : ["dist/node/server.js"];
 const databaseUrl = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const redisUrl = process.env.BENCH_REDIS_URL ?? "redis://127.0.0.1:6379/14";
 const dataRoot = mkdtempSync(join(tmpdir(), "edgelink-startup-"));
-let nextPort = 19_300;
 
 const shapes: Record<string, (bundle: string) => Record<string, string>> = {
   "embedded PGlite, restart": (bundle) => ({
@@ -31,36 +31,13 @@ const shapes: Record<string, (bundle: string) => Record<string, string>> = {
   }),
 };
 
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  child.kill("SIGTERM");
-  await exited;
-}
-
-/** Milliseconds from spawn to the first 200 on /healthz. */
+/** Milliseconds from spawn until every process of the bundle is listening. */
 async function start(bundle: string, settings: Record<string, string>): Promise<number> {
-  const port = nextPort++;
-  const env = { ...process.env, ...settings, PORT: String(port), NODE_ENV: "production", LOG_LEVEL: "error" };
   const startedAt = performance.now();
-  const child = spawn(process.execPath, ["--enable-source-maps", bundle], {
-    env,
-    stdio: ["ignore", "ignore", "inherit"],
-  });
-  try {
-    for (;;) {
-      if (child.exitCode !== null) throw new Error(`${bundle} exited ${child.exitCode} before it was ready`);
-      if (performance.now() - startedAt > 60_000) throw new Error(`${bundle} not ready within 60 s`);
-      const ready = await fetch(`http://127.0.0.1:${port}/healthz`).then(
-        (response) => response.ok,
-        () => false,
-      );
-      if (ready) return performance.now() - startedAt;
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-  } finally {
-    await stop(child);
-  }
+  const server = await startEdgelink({ name: bundle, settings, cores: undefined, bundle });
+  const ms = performance.now() - startedAt;
+  await server.stop();
+  return ms;
 }
 
 try {
@@ -72,11 +49,11 @@ try {
         const ms = await start(bundle, settings(bundle));
         const key = `${bundle} · ${shape}`;
         times.set(key, [...(times.get(key) ?? []), ms]);
-        console.log(`round ${round}  ${key}: ready in ${ms.toFixed(0)} ms`);
+        console.log(`round ${round}  ${key}: listening in ${ms.toFixed(0)} ms`);
       }
     }
   }
-  console.log("\nmedian [min–max] ms from spawn to the first 200 on /healthz:");
+  console.log("\nmedian [min–max] ms from spawn until every process is listening:");
   for (const [key, values] of times) {
     const shown = `${median(values).toFixed(0)} [${Math.min(...values).toFixed(0)}–${Math.max(...values).toFixed(0)}]`;
     console.log(`  ${key}: ${shown}`);

@@ -53,9 +53,10 @@ const minShare = 0.05;
  * The consumer process runs niced (CLICK_CONSUMER_NICE), so under full load the redirects win the
  * CPU from it — but most of a click's cost is the ingest statement, which a Postgres backend runs at
  * normal priority: through it a niced consumer still took ~0.35 of a core from the redirects
- * (bench redirect-mix, "other" CPU with the consumer running against paused). The pacer measures how much CPU the consumer process was given while its event loop was
- * busy (its CPU time over its busy wall time): near 1 when it has the cores it wants, low when the
- * scheduler is preferring the web workers. Below {@link contendedShare} it waits, after each batch,
+ * (bench redirect-mix, "other" CPU with the consumer running against paused). The pacer measures
+ * how much CPU the consumer process was given while its event loop was busy (its CPU time over its
+ * busy wall time): near 1 when it has the cores it wants, low when the scheduler is preferring the
+ * web workers. Below {@link contendedShare} it waits, after each batch,
  * the batch's waiting time (mostly Postgres) times `1/share − 1`, so that the backend's work gets
  * the share the consumer itself gets and the stream holds the backlog until the load eases. It
  * never waits while the backlog is at `maxBacklog` or beyond, so the stream's MAXLEN never trims
