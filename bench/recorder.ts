@@ -42,6 +42,7 @@ const recorder = createClickRecorder({
   queue,
   cache: new MemoryCache(),
   metrics: new MetricsRegistry(),
+  // Taken by trees before the recorder stopped validating its events (a `root` of an older commit).
   logger: createLogger({ level: "silent" }),
   windowMs,
   sha256Hex: (text: string) => hash("sha256", text, "hex"),

@@ -104,7 +104,6 @@ export function createServices(platform: Platform): Services {
             queue: clickQueue,
             cache: platform.cache,
             metrics,
-            logger,
             sha256Hex: platform.sha256Hex,
             // workerd keeps each request's I/O and promises in that request's context: no batch
             // may mix two requests' clicks there.

@@ -1,8 +1,7 @@
 import type { Cache } from "../platform/cache/cache";
-import type { Logger } from "../platform/log/logger";
 import type { MetricsRegistry } from "../platform/metrics/metrics-registry";
 import { createAgentFacts } from "./agent-facts";
-import { type ClickEvent, clickEventSchema } from "./click-event";
+import type { ClickEvent } from "./click-event";
 import type { ClickQueue } from "./click-queue";
 import { type Classification, classifyVisit } from "./visit-classifier";
 import { createVisitorHasher, referrerHostOf } from "./visit-enricher";
@@ -57,8 +56,8 @@ interface Batch {
 }
 
 /**
- * Classifies (the same classifier `maxClicks` uses), enriches, hashes the visitor, validates the
- * event against the queue's schema and sends it. HEAD and prefetches are counted in metrics only:
+ * Classifies (the same classifier `maxClicks` uses), enriches, hashes the visitor and sends the
+ * event. HEAD and prefetches are counted in metrics only:
  * they are served, never stored.
  *
  * Visits recorded within `windowMs` of a batch's first one are handled together after it and
@@ -68,14 +67,13 @@ interface Batch {
  * has been handed over, and rejects when the queue did not take it.
  *
  * @example
- * const recorder = createClickRecorder({ queue, cache, metrics, logger });
+ * const recorder = createClickRecorder({ queue, cache, metrics });
  * afterResponse(c, recorder.record(visit), onError);
  */
 export function createClickRecorder(deps: {
   queue: ClickQueue;
   cache: Cache;
   metrics: MetricsRegistry;
-  logger: Logger;
   /** Visits per batch at most (default 256); 1 records each visit on its own. */
   maxBatch?: number;
   /** How long a batch collects visits (default 0: until the end of the current turn). */
@@ -83,7 +81,7 @@ export function createClickRecorder(deps: {
   /** SHA-256 as hex for the visitor hash; defaults to Web Crypto's (see createVisitorHasher). */
   sha256Hex?: (text: string) => string | Promise<string>;
 }): ClickRecorder {
-  const { queue, metrics, logger } = deps;
+  const { queue, metrics } = deps;
   const maxBatch = deps.maxBatch ?? 256;
   const windowMs = deps.windowMs ?? 0;
   const hashVisitor = createVisitorHasher(deps.cache, Date.now, deps.sha256Hex);
@@ -111,27 +109,24 @@ export function createClickRecorder(deps: {
         : agent.classification);
     countServed(traffic);
     if (traffic === "head" || traffic === "prefetch") return undefined;
-    const event = (visitorHash: string | null): ClickEvent | undefined => {
-      const candidate: ClickEvent = {
-        eventId: visit.eventId,
-        linkId: visit.linkId,
-        workspaceId: visit.workspaceId,
-        occurredAt: visit.occurredAt,
-        traffic,
-        reason: reason.slice(0, 64),
-        country: visit.country,
-        device: agent.device,
-        browser: bounded(agent.browser, 64),
-        os: bounded(agent.os, 64),
-        referrerHost: bounded(referrerHostOf(visit.referrer), 253),
-        visitorHash,
-      };
-      const parsed = clickEventSchema.safeParse(candidate);
-      if (parsed.success) return parsed.data;
-      metrics.counter("click_events_invalid_total", "Served visits that made no valid click event");
-      logger.warn("click event invalid; not queued", { linkId: visit.linkId, issues: parsed.error.issues });
-      return undefined;
-    };
+    // Valid by construction: every value is typed, bounded or normalised, and a randomised test
+    // holds the result to clickEventSchema. zod's check here cost about a third of recording a
+    // click on Node; the Redis Streams and Cloudflare Queues consumers still check what they take
+    // off their queue, and the in-process queue's events never leave this process.
+    const event = (visitorHash: string | null): ClickEvent => ({
+      eventId: visit.eventId,
+      linkId: visit.linkId,
+      workspaceId: visit.workspaceId,
+      occurredAt: visit.occurredAt,
+      traffic,
+      reason: reason.slice(0, 64),
+      country: visit.country,
+      device: agent.device,
+      browser: bounded(agent.browser, 64),
+      os: bounded(agent.os, 64),
+      referrerHost: bounded(referrerHostOf(visit.referrer), 253),
+      visitorHash,
+    });
     // A string once the day's salt is known (Node): then no turn of the microtask queue per click.
     const hashed = hashVisitor(visit.ip, visit.userAgent);
     return typeof hashed === "string" || hashed === null ? event(hashed) : hashed.then(event);

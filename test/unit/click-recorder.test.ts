@@ -1,10 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import type { ClickEvent } from "../../src/analytics/click-event";
+import { type ClickEvent, clickEventSchema } from "../../src/analytics/click-event";
 import type { ClickQueue } from "../../src/analytics/click-queue";
 import { createClickRecorder, type ServedVisit } from "../../src/analytics/click-recorder";
 import { MemoryCache } from "../../src/platform/cache/memory-cache";
-import { createLogger } from "../../src/platform/log/logger";
 import { MetricsRegistry } from "../../src/platform/metrics/metrics-registry";
 
 const chrome =
@@ -23,10 +22,8 @@ function setup(send?: ClickQueue["send"], options: { maxBatch?: number; windowMs
     close: async () => {},
   };
   const metrics = new MetricsRegistry();
-  const logs: string[] = [];
-  const logger = createLogger({ level: "debug", write: (line) => logs.push(line) });
-  const recorder = createClickRecorder({ queue, cache: new MemoryCache(), metrics, logger, ...options });
-  return { recorder, sent, sends, metrics, logs };
+  const recorder = createClickRecorder({ queue, cache: new MemoryCache(), metrics, ...options });
+  return { recorder, sent, sends, metrics };
 }
 
 const visit = (over: Partial<ServedVisit> = {}): ServedVisit => ({
@@ -104,7 +101,7 @@ describe("click recorder", () => {
     expect(sent[0]).toMatchObject({ traffic: "bot", reason: "decided-upstream" });
   });
 
-  it("never queues an event the consumer would refuse: over-long values are dropped, not sent", async () => {
+  it("never queues an event the consumer would refuse: over-long values are left out, not sent", async () => {
     const { recorder, sent } = setup();
     await recorder.record(visit({ purpose: `prefetch;${"x".repeat(500)}` }));
     await recorder.record(
@@ -114,6 +111,58 @@ describe("click recorder", () => {
     );
     expect(sent).toHaveLength(1);
     expect(sent[0]!.referrerHost).toBeNull();
+  });
+
+  it("makes only events the consumers accept, whatever the request carried (randomised)", async () => {
+    // A small seeded generator, so a failure replays exactly.
+    let seed = 0x2f6e2b1;
+    const next = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    const pick = <T>(items: readonly T[]) => items[Math.floor(next() * items.length)]!;
+    const specials = [0, 9, 10, 13, 32, 47, 59, 0x7f, 0xe9, 0x4e2d, 0x1f600, 0xfffd];
+    const junk = (max: number) =>
+      Array.from({ length: Math.floor(next() * max) }, () =>
+        String.fromCodePoint(next() < 0.3 ? pick(specials) : 33 + Math.floor(next() * 94)),
+      ).join("");
+    const agents = [
+      null,
+      "",
+      chrome,
+      "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)",
+      "Mozilla/5.0 (compatible; Googlebot/2.1)",
+      `Mozilla/5.0 (${"X".repeat(5_000)}) Chrome/1.0`,
+      `${"Browser/".repeat(40)}9 (${"OS ".repeat(40)})`,
+    ];
+    const referrers = [
+      null,
+      "",
+      "not a url",
+      "https://news.example.com/item?id=1",
+      "http://[2001:db8::1]:8080/x",
+      "https://bücher.example/",
+      `https://${"a".repeat(63)}.${"b".repeat(63)}.${"c".repeat(63)}.${"d".repeat(61)}/`,
+      `https://${"a".repeat(60)}.${"b".repeat(60)}.${"c".repeat(60)}.${"d".repeat(60)}.${"e".repeat(60)}.example/`,
+      "javascript:alert(1)",
+    ];
+    const { recorder, sent } = setup(undefined, { maxBatch: 50 });
+    const served = Array.from({ length: 2_000 }, () =>
+      visit({
+        userAgent: next() < 0.4 ? junk(300) : pick(agents),
+        referrer: next() < 0.3 ? `https://${junk(40)}/` : pick(referrers),
+        purpose: pick([null, null, null, "prefetch", junk(80)]),
+        method: pick(["GET", "GET", "HEAD", "POST"]),
+        country: pick([null, "DE", "US"]),
+        ip: pick([null, "203.0.113.7", "2001:db8::/64"]),
+        ...(next() < 0.1 ? { classification: { traffic: "bot" as const, reason: junk(200) } } : {}),
+      }),
+    );
+    await Promise.all(served.map((v) => recorder.record(v)));
+
+    expect(sent.length).toBeGreaterThan(1_000);
+    const refused = sent.filter((event) => !clickEventSchema.safeParse(event).success);
+    expect(refused).toEqual([]);
   });
 
   it("rejects when the queue refuses the event, and counts the drop", async () => {
