@@ -27,10 +27,10 @@ const result = await build({
   write: false,
 });
 
+const isMap = (path: string) => path.endsWith(".map");
 // Maps first: a process that starts between two renames finds its map already in place.
-const maps = (path: string) => (path.endsWith(".map") ? 0 : 1);
-for (const file of result.outputFiles.sort((a, b) => maps(a.path) - maps(b.path))) {
-  const contents = file.path.endsWith(".map")
+for (const file of result.outputFiles.sort((a, b) => Number(isMap(b.path)) - Number(isMap(a.path)))) {
+  const contents = isMap(file.path)
     ? JSON.stringify(ownSourceMap(JSON.parse(file.text) as SourceMapV3))
     : file.contents;
   mkdirSync(dirname(file.path), { recursive: true });

@@ -24,17 +24,14 @@ export const isDependencySource = (source: string): boolean => /(^|[\\/])node_mo
  *
  * A dependency's segments become unmapped ones (generated column only), one where each run of
  * them starts, so that a lookup there finds no original position instead of falling back to the
- * nearest mapped segment before it, which may be edgelink's. Sources stay listed (their indexes are in the
- * segments) without their content. Applying it twice changes nothing.
+ * nearest mapped segment before it, which may be edgelink's. Sources stay listed (their indexes
+ * are in the segments) without their content. Applying it twice changes nothing.
  *
  * @example
  * const trimmed = ownSourceMap(JSON.parse(readFileSync("dist/node/server.js.map", "utf8")));
  */
-export function ownSourceMap(
-  map: SourceMapV3,
-  isDependency: (source: string) => boolean = isDependencySource,
-): SourceMapV3 {
-  const dependency = map.sources.map((source) => isDependency(source));
+export function ownSourceMap(map: SourceMapV3): SourceMapV3 {
+  const dependency = map.sources.map(isDependencySource);
   // Before the first segment nothing is mapped; a lookup finds the nearest segment before it,
   // across lines, so a run of dependency code needs one marker however many lines it spans.
   let unmapped = true;
