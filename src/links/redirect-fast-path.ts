@@ -1,7 +1,7 @@
 import type { ServedVisit } from "../analytics/click-recorder";
 import { requestSeriesOf } from "../http/request-metrics";
 import { type HeaderReader, resolveClientIp } from "../ratelimit/client-ip";
-import { rateLimitHeaders } from "../ratelimit/rate-limit-headers";
+import { redirectHeaders } from "../ratelimit/rate-limit-headers";
 import type { Services } from "../services";
 import { hasExpired } from "./link-cache";
 import { reservedSlugs } from "./slug";
@@ -46,14 +46,39 @@ export interface RedirectFastPath {
   warm(request: RawRedirectRequest): Promise<void> | undefined;
 }
 
-/** What the app's `GET /:slug` route matches (a query is ignored; `%`-escapes are the app's job). */
-const slugTarget = /^\/([A-Za-z0-9_-]{1,64})(?:\?|$)/;
 const requestIdValue = /^[\w\-=]{1,255}$/;
 /** The route label the app's request metrics give `GET /:slug`, so both paths add to one series. */
 const routeLabel = "/:slug";
 
 /** After a lookup through the other tiers failed, requests go straight to the app for this long. */
 const warmPauseMs = 1_000;
+
+/** Hosts and client addresses remembered per process before the memo starts over. */
+const memoLimit = 1_024;
+
+/** Whether `code` is one of `[A-Za-z0-9_-]`. */
+function isSlugCode(code: number): boolean {
+  return (
+    (code >= 0x61 && code <= 0x7a) ||
+    (code >= 0x41 && code <= 0x5a) ||
+    (code >= 0x30 && code <= 0x39) ||
+    code === 0x5f ||
+    code === 0x2d
+  );
+}
+
+/**
+ * The slug of a `/:slug` request target — 1–64 characters of `[A-Za-z0-9_-]`, then the end or a
+ * query, which is ignored (`%`-escapes are the app's job) — or undefined.
+ */
+export function slugOfTarget(target: string): string | undefined {
+  if (target.charCodeAt(0) !== 0x2f) return undefined;
+  let end = 1;
+  while (end < target.length && end <= 65 && isSlugCode(target.charCodeAt(end))) end += 1;
+  if (end === 1 || end > 65) return undefined;
+  if (end < target.length && target.charCodeAt(end) !== 0x3f) return undefined;
+  return end === target.length ? target.slice(1) : target.slice(1, end);
+}
 
 /** A Host field of a name or IPv4 address and an optional port; anything else is the app's to judge. */
 const plainHost = /^[A-Za-z0-9._-]+(?::\d{1,5})?$/;
@@ -107,15 +132,52 @@ export function createRedirectFastPath(services: Services): RedirectFastPath {
   const requestSeries = requestSeriesOf(metrics);
   let warmingPausedUntil = 0;
 
+  // A process sees few distinct Host fields and keeps its clients' connections open, so the short
+  // domain of a Host and the limiter key of a socket address are worked out once, not per request.
+  const domainByHost = new Map<string, string | null>();
+  function domainOf(host: string): string | null {
+    let domain = domainByHost.get(host);
+    if (domain === undefined) {
+      domain = plainHost.test(host) ? shortDomainOf(hostnameOf(host), shortDomains) : null;
+      if (domainByHost.size >= memoLimit) domainByHost.clear();
+      domainByHost.set(host, domain);
+    }
+    return domain;
+  }
+  const trustedHeader = config.CLIENT_IP_HEADER;
+  const clientBySocketAddress = new Map<string, string>();
+  function clientOf(request: RawRedirectRequest): string {
+    const { remoteAddress, headers } = request;
+    if (trustedHeader || remoteAddress === undefined) {
+      return resolveClientIp({ runtime: "node", headers, trustedHeader, remoteAddress });
+    }
+    let client = clientBySocketAddress.get(remoteAddress);
+    if (client === undefined) {
+      client = resolveClientIp({ runtime: "node", headers, remoteAddress });
+      if (clientBySocketAddress.size >= memoLimit) clientBySocketAddress.clear();
+      clientBySocketAddress.set(remoteAddress, client);
+    }
+    return client;
+  }
+  // The two series a fast answer counts into, per method and status, bound on first use.
+  const seriesByAnswer = new Map<number, ReturnType<typeof requestSeries>>();
+  function seriesOf(method: string, status: number) {
+    const id = method === "HEAD" ? -status : status;
+    let series = seriesByAnswer.get(id);
+    if (!series) {
+      series = requestSeries(method, routeLabel, status);
+      seriesByAnswer.set(id, series);
+    }
+    return series;
+  }
+
   /** The (domain, slug) a request for `GET /:slug` addresses, when the fast path may serve it. */
   function addressOf(request: RawRedirectRequest): { domain: string; slug: string } | undefined {
-    const match = slugTarget.exec(request.target);
-    if (!match) return undefined;
-    const slug = match[1]!;
-    if (reservedSlugs.has(slug.toLowerCase())) return undefined;
+    const slug = slugOfTarget(request.target);
+    if (slug === undefined || reservedSlugs.has(slug.toLowerCase())) return undefined;
     const { host } = request;
-    if (host === undefined || !plainHost.test(host)) return undefined;
-    return { domain: shortDomainOf(hostnameOf(host), shortDomains), slug };
+    const domain = host === undefined ? null : domainOf(host);
+    return domain === null ? undefined : { domain, slug };
   }
 
   function warm(request: RawRedirectRequest): Promise<void> | undefined {
@@ -143,12 +205,7 @@ export function createRedirectFastPath(services: Services): RedirectFastPath {
       return undefined;
     }
     const { headers } = request;
-    const ip = resolveClientIp({
-      runtime: "node",
-      headers,
-      trustedHeader: config.CLIENT_IP_HEADER,
-      remoteAddress: request.remoteAddress,
-    });
+    const ip = clientOf(request);
     const decision = decideNow("redirect", ip);
     if (!decision?.allowed) return undefined;
 
@@ -164,17 +221,19 @@ export function createRedirectFastPath(services: Services): RedirectFastPath {
         : entry.url;
     const incomingId = headers.get("x-request-id");
     // Node writes a plain object's fields as they are; no `Headers` is ever built on this path.
-    const responseHeaders = rateLimitHeaders(decision, Date.now());
-    responseHeaders["X-Request-Id"] =
-      incomingId !== null && requestIdValue.test(incomingId) ? incomingId : crypto.randomUUID();
-    responseHeaders["Cache-Control"] = entry.cacheControl;
-    responseHeaders.Location = withUtm(target, entry.utm);
+    const responseHeaders = redirectHeaders(
+      decision,
+      Date.now(),
+      incomingId !== null && requestIdValue.test(incomingId) ? incomingId : crypto.randomUUID(),
+      entry.cacheControl,
+      withUtm(target, entry.utm),
+    );
     const status = entry.redirectStatus;
     return {
       status,
       headers: responseHeaders,
       after() {
-        const { count, time } = requestSeries(request.method, routeLabel, status);
+        const { count, time } = seriesOf(request.method, status);
         count();
         time((performance.now() - started) / 1000);
         if (countServed) countServed();

@@ -65,18 +65,58 @@ function secondsUntil(at: number, now: number): number {
  * // { "RateLimit-Policy": "\"api-read\";q=1200;w=60", RateLimit: "\"api-read\";r=1187;t=42", ... }
  */
 export function rateLimitHeaders(decision: RateLimitDecision, now: number): Record<string, string> {
-  const { policy } = decision;
-  const { name, policyField, limit } = policyFields(policy);
-  const remaining = Math.max(0, Math.floor(decision.remaining));
-  let reset = secondsUntil(decision.resetAt, now);
-  if (!decision.allowed) reset = Math.max(1, reset);
+  const { policyField, rateLimit, limit, remaining, reset } = fieldValues(decision, now);
   const headers: Record<string, string> = {
     "RateLimit-Policy": policyField,
-    RateLimit: `${name};r=${remaining};t=${reset}`,
+    RateLimit: rateLimit,
     "RateLimit-Limit": limit,
-    "RateLimit-Remaining": String(remaining),
-    "RateLimit-Reset": String(reset),
+    "RateLimit-Remaining": remaining,
+    "RateLimit-Reset": reset,
   };
-  if (!decision.allowed) headers["Retry-After"] = String(reset);
+  if (!decision.allowed) headers["Retry-After"] = reset;
   return headers;
+}
+
+/** The values of {@link rateLimitHeaders}' fields. */
+function fieldValues(decision: RateLimitDecision, now: number) {
+  const { name, policyField, limit } = policyFields(decision.policy);
+  const remaining = String(Math.max(0, Math.floor(decision.remaining)));
+  let reset = secondsUntil(decision.resetAt, now);
+  if (!decision.allowed) reset = Math.max(1, reset);
+  const resetText = String(reset);
+  return {
+    policyField,
+    rateLimit: `${name};r=${remaining};t=${resetText}`,
+    limit,
+    remaining,
+    reset: resetText,
+  };
+}
+
+/**
+ * Every field of a redirect the limiter admitted, as one object for Node's `writeHead`: the
+ * {@link rateLimitHeaders}, `X-Request-Id`, `Cache-Control` and `Location`. Names are lower case,
+ * as the app's responses carry them (Node then has nothing to fold when it checks each name).
+ *
+ * @example
+ * res.writeHead(302, redirectHeaders(decision, Date.now(), requestId, "private, max-age=0", url));
+ */
+export function redirectHeaders(
+  decision: RateLimitDecision,
+  now: number,
+  requestId: string,
+  cacheControl: string,
+  location: string,
+): Record<string, string> {
+  const { policyField, rateLimit, limit, remaining, reset } = fieldValues(decision, now);
+  return {
+    "ratelimit-policy": policyField,
+    ratelimit: rateLimit,
+    "ratelimit-limit": limit,
+    "ratelimit-remaining": remaining,
+    "ratelimit-reset": reset,
+    "x-request-id": requestId,
+    "cache-control": cacheControl,
+    location,
+  };
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
+import { type AddressInfo, connect } from "node:net";
 import { getRequestListener } from "@hono/node-server";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -131,6 +131,51 @@ describe("redirect fast path (Node)", () => {
     const replaced = await served(`/${link.slug}`, { headers: { "X-Request-Id": "no spaces; please" } });
     expect(replaced.fast).toBe(true);
     expect(replaced.res.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it("reads request fields in any letter case, and repeated lines joined, as the app reads them", async () => {
+    const link = await create();
+    await get(`/${link.slug}`);
+    const { port } = new URL(base);
+    /** One raw HTTP/1.1 exchange, so that names keep the case and the repeats written here. */
+    const raw = (lines: string[]) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = connect(Number(port), "127.0.0.1", () => {
+          socket.end(`GET /${link.slug} HTTP/1.1\r\n${lines.join("\r\n")}\r\nConnection: close\r\n\r\n`);
+        });
+        let answer = "";
+        socket.setEncoding("utf8");
+        socket.on("data", (chunk) => {
+          answer += chunk;
+        });
+        socket.on("end", () => resolve(answer));
+        socket.on("error", reject);
+      });
+    const field = (answer: string, name: string) =>
+      answer
+        .split("\r\n")
+        .find((line) => line.toLowerCase().startsWith(`${name}:`))
+        ?.slice(name.length + 1)
+        .trim();
+
+    const before = answeredFast.length;
+    const oddCase = await raw([`hOST: 127.0.0.1:${port}`, "x-REQUEST-id: trace-7"]);
+    expect(answeredFast.length).toBe(before + 1);
+    expect(oddCase.startsWith("HTTP/1.1 302 ")).toBe(true);
+    expect(field(oddCase, "location")).toBe("https://example.com/");
+    expect(field(oddCase, "x-request-id")).toBe("trace-7");
+
+    // Two lines are one field, "a, b": not a valid request id for the app, so neither path keeps it.
+    const app = await t.app.request(`/${link.slug}`, {
+      headers: new Headers([
+        ["X-Request-Id", "a"],
+        ["X-Request-Id", "b"],
+      ]),
+    });
+    expect(app.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
+    const repeated = await raw([`Host: 127.0.0.1:${port}`, "X-Request-Id: a", "X-Request-Id: b"]);
+    expect(answeredFast.length).toBe(before + 2);
+    expect(field(repeated, "x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
   });
 
   it("counts the same request metrics and hands the same clicks to analytics", async () => {

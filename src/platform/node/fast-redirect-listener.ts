@@ -2,16 +2,45 @@ import type { IncomingMessage, RequestListener, ServerResponse } from "node:http
 import type { FastRedirect, RawRedirectRequest, RedirectFastPath } from "../../links/redirect-fast-path";
 import type { HeaderReader } from "../../ratelimit/client-ip";
 
-/** Node's parsed request fields as a {@link HeaderReader} (names are lower case there). */
-function headerReader(incoming: IncomingMessage): HeaderReader {
-  const raw = incoming.headers;
-  return {
-    get(name) {
-      const value = raw[name] ?? raw[name.toLowerCase()];
-      if (value === undefined) return null;
-      return Array.isArray(value) ? value.join(", ") : value;
-    },
-  };
+/** Whether header name `field` is `name`, ASCII case-insensitively (field names are tokens). */
+function sameFieldName(field: string, name: string): boolean {
+  if (field.length !== name.length) return false;
+  for (let i = 0; i < field.length; i += 1) {
+    const a = field.charCodeAt(i);
+    const b = name.charCodeAt(i);
+    if (a !== b && ((a | 0x20) !== (b | 0x20) || (a | 0x20) < 0x61 || (a | 0x20) > 0x7a)) return false;
+  }
+  return true;
+}
+
+/**
+ * A request's fields read straight from `rawHeaders`, as the app sees them: every line of a
+ * repeated field, joined with ", " (a `Headers` built from the same lines answers the same).
+ * Reading `incoming.headers` instead would make Node build its header object on every request,
+ * lower-casing each name, which costs the fast path more than the lookups it serves.
+ */
+class RawHeaderReader implements HeaderReader {
+  constructor(private readonly lines: string[]) {}
+
+  get(name: string): string | null {
+    const { lines } = this;
+    let value: string | null = null;
+    for (let i = 0; i + 1 < lines.length; i += 2) {
+      if (sameFieldName(lines[i]!, name))
+        value = value === null ? lines[i + 1]! : `${value}, ${lines[i + 1]}`;
+    }
+    return value;
+  }
+
+  /** The first `Host` line, as `incoming.headers.host` gives it (Node keeps the first of several). */
+  host(): string | undefined {
+    const { lines } = this;
+    for (let i = 0; i + 1 < lines.length; i += 2) {
+      const field = lines[i]!;
+      if (field.length === 4 && sameFieldName(field, "host")) return lines[i + 1];
+    }
+    return undefined;
+  }
 }
 
 /** Writes a fast answer; false when Node refused a field (the app then reports it). */
@@ -43,11 +72,12 @@ export function withFastRedirects(
   return function edgelinkRequest(incoming: IncomingMessage, outgoing: ServerResponse) {
     const method = incoming.method;
     if (method === "GET" || method === "HEAD") {
+      const headers = new RawHeaderReader(incoming.rawHeaders);
       const request: RawRedirectRequest = {
         method,
         target: incoming.url ?? "",
-        host: incoming.headers.host,
-        headers: headerReader(incoming),
+        host: headers.host(),
+        headers,
         remoteAddress: incoming.socket.remoteAddress,
       };
       const answer = serveFast(request);

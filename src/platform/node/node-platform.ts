@@ -14,9 +14,9 @@ import { createPgliteDatabase } from "../db/pglite-database";
 import type { Logger } from "../log/logger";
 import { MetricsRegistry } from "../metrics/metrics-registry";
 import { lockDataDir } from "./data-dir-lock";
-import { warmNextTick } from "./next-tick-warmup";
 import { createRedisStreamClickQueue } from "./redis-stream-click-queue";
 import { createTcpRequester } from "./redis-tcp-requester";
+import { keepTickShape } from "./tick-shape";
 
 /** Committed drizzle-kit migrations, resolved from the working directory (the repo or image root). */
 export const migrationsFolder = resolve("db/migrations");
@@ -27,8 +27,9 @@ export function usesEmbeddedDatabase(config: Config): boolean {
 }
 
 export async function createNodeDatabase(config: Config, logger: Logger): Promise<Database> {
+  // First thing at start, before PGlite's start-up GCs can take the class of nextTick's tasks.
+  keepTickShape();
   if (!config.DATABASE_URL) {
-    await warmNextTick();
     if (config.PGLITE_DATA_DIR.includes("://")) {
       return createPgliteDatabase({ dataDir: config.PGLITE_DATA_DIR, migrationsFolder });
     }
