@@ -1,6 +1,7 @@
 import { LRUCache } from "lru-cache";
 import type { Cache } from "../platform/cache/cache";
 import { withDeadline } from "../platform/deadline";
+import { errorMessage } from "../platform/log/error-message";
 import type { Logger } from "../platform/log/logger";
 import type { Scope } from "./scopes";
 
@@ -36,7 +37,7 @@ const revokedKey = (hash: string) => `apikey:v1:revoked:${hash}`;
 
 /** Redis client errors quote the command, key name (the hash) included; logs get them without it. */
 function scrubbed(error: unknown): Error {
-  const message = error instanceof Error ? error.message : String(error);
+  const message = errorMessage(error);
   const safe = new Error(message.replace(/[0-9a-f]{64}/g, "[key-hash]"));
   safe.name = error instanceof Error ? error.name : "Error";
   return safe;

@@ -1,4 +1,5 @@
 import type { Config } from "../config";
+import { errorMessage } from "../platform/log/error-message";
 import {
   type DeadLetter,
   fetchDeadLetters,
@@ -241,7 +242,7 @@ export async function runDeadLetterCommand(
   try {
     // Unreachable Redis is one clear failure up front, not a replay that stops at its first page.
     await connection.call(["PING"]).catch((error: unknown) => {
-      throw new Error(`could not reach Redis: ${error instanceof Error ? error.message : String(error)}`);
+      throw new Error(`could not reach Redis: ${errorMessage(error)}`);
     });
     const result =
       command.command === "list"

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { instant } from "../analytics/stats-schemas";
 import { scopeSchema, scopes } from "../auth/scopes";
 import { type Config, ConfigError, loadConfig } from "../config";
+import { errorMessage } from "../platform/log/error-message";
 import type { Services } from "../services";
 import type { DeadLetterCommand } from "./admin-dead-letters";
 
@@ -234,8 +235,8 @@ function describe(result: Record<string, unknown>): string {
  */
 function explain(error: unknown): string {
   const root = error instanceof Error && error.cause instanceof Error ? error.cause : error;
-  const message = (root instanceof Error ? root.message : String(root)).split("\n")[0] ?? "";
-  const code = (root as { code?: unknown }).code;
+  const message = errorMessage(root).split("\n")[0] ?? "";
+  const code = (root as { code?: unknown } | null | undefined)?.code;
   if (code === "42P01") return `${message} (is the database migrated? run: npm run db:migrate)`;
   return message || "unknown error";
 }

@@ -1,4 +1,5 @@
 import { ConfigError, loadConfig } from "../config";
+import { errorMessage } from "../platform/log/error-message";
 import { createLogger } from "../platform/log/logger";
 import { startConsumerRole } from "./consumer-role";
 
@@ -47,6 +48,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error(`edgelink consumer: failed: ${error instanceof Error ? error.message : String(error)}`);
+  console.error(`edgelink consumer: failed: ${errorMessage(error)}`);
   process.exit(1);
 });

@@ -1,6 +1,7 @@
 import cluster from "node:cluster";
 import { availableParallelism, getPriority, setPriority } from "node:os";
 import { type Config, ConfigError, loadConfig } from "../config";
+import { errorMessage } from "../platform/log/error-message";
 import { createLogger, type Logger } from "../platform/log/logger";
 import { usesEmbeddedDatabase } from "../platform/node/node-platform";
 import { type RunningConsumerRole, startConsumerRole } from "./consumer-role";
@@ -133,6 +134,6 @@ async function serveUntilSignal(
 }
 
 main().catch((error: unknown) => {
-  console.error(`edgelink: failed to start: ${error instanceof Error ? error.message : String(error)}`);
+  console.error(`edgelink: failed to start: ${errorMessage(error)}`);
   process.exit(1);
 });
