@@ -11,7 +11,7 @@ import { type ConsumerProcess, startConsumerProcess, streamWatcher } from "./lib
 import { placement } from "./lib/proc";
 import type { Measurement } from "./lib/report";
 import type { Row, Scenario, ScenarioRun } from "./lib/scenario";
-import { probe, readMetrics, type Server, startBaseline, startEdgelink } from "./lib/servers";
+import { counterTotal, probe, readMetrics, type Server, startBaseline, startEdgelink } from "./lib/servers";
 
 const linkCount = 100_000;
 const zipfS = 1;
@@ -140,9 +140,6 @@ function redisDb(base: string, offset: number): string {
 }
 
 const metric = (values: Map<string, number>, key: string) => values.get(key) ?? 0;
-/** A counter summed over all its label sets. */
-const family = (values: Map<string, number>, name: string) =>
-  [...values].filter(([key]) => key === name || key.startsWith(`${name}{`)).reduce((a, [, v]) => a + v, 0);
 const servedKey = (traffic: string) => `clicks_served_total{traffic="${traffic}"}`;
 const tiers = ["local", "redis", "postgres", "redis_error"] as const;
 /** Classes the recorder stores; HEAD and prefetches are counted in metrics only. */
@@ -459,13 +456,13 @@ export const redirectMix: Scenario = {
           if (unexpectedClasses.length > 0) problems.push(`rows of class ${unexpectedClasses.join(", ")}`);
           if (stored.rollupTotal !== storedTotal)
             problems.push(`rollups count ${int(stored.rollupTotal)} ≠ ${int(storedTotal)} raw rows`);
-          const dropped = family(again, "clicks_dropped_total");
+          const dropped = counterTotal(again, "clicks_dropped_total");
           if (dropped > 0) problems.push(`${int(dropped)} clicks dropped`);
           if (deadLettered > 0) problems.push(`${int(deadLettered)} entries dead-lettered`);
           if (!drain.drained || !pausedDrain.drained)
             problems.push(`stream not drained after ${drainTimeoutMs / 1000} s`);
           if (!stable) problems.push("the cluster's /metrics answered differently twice in a row");
-          const redelivered = family(again, "click_queue_duplicates_total");
+          const redelivered = counterTotal(again, "click_queue_duplicates_total");
           lines.push(
             `${problems.length === 0 ? "count check OK" : `! COUNT CHECK FAILED (${problems.join("; ")})`}: ` +
               `after the streams drained, clicks_served_total of the two recording clusters (everything they served ` +

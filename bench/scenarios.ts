@@ -10,6 +10,7 @@ import { placement } from "./lib/proc";
 import type { Measurement } from "./lib/report";
 import type { Context, Row, Scenario, ScenarioRun } from "./lib/scenario";
 import {
+  counterTotal,
   createWorkspaceKey,
   hotLink,
   probe,
@@ -76,13 +77,7 @@ async function stopAll(servers: Server[]): Promise<void> {
  */
 async function settleClicks(port: number): Promise<number> {
   const started = performance.now();
-  const ingested = async () => {
-    let sum = 0;
-    for (const [key, value] of await readMetrics(port)) {
-      if (key.startsWith("click_queue_ingested_total")) sum += value;
-    }
-    return sum;
-  };
+  const ingested = async () => counterTotal(await readMetrics(port), "click_queue_ingested_total");
   let last = await ingested();
   let still = 0;
   while (still < 2 && performance.now() - started < 120_000) {
@@ -245,15 +240,13 @@ const redirectHot: Scenario = {
                 const key = 'link_cache_lookups_total{tier="local"}';
                 // The embedded queue holds 10,000 events; past that it sheds clicks (counted), which
                 // makes the redirects it still serves cheaper: say so next to the rate.
-                const dropped = (m: Map<string, number>) =>
-                  [...m].reduce(
-                    (sum, [series, value]) => (series.startsWith("clicks_dropped_total") ? sum + value : sum),
-                    0,
-                  );
                 const extra: Record<string, number> = {
                   localTierHits: (a.get(key) ?? 0) - (b.get(key) ?? 0),
                 };
-                if (variant.recording === "on") extra.clicksDropped = dropped(a) - dropped(b);
+                if (variant.recording === "on") {
+                  extra.clicksDropped =
+                    counterTotal(a, "clicks_dropped_total") - counterTotal(b, "clicks_dropped_total");
+                }
                 return extra;
               };
               return variant.recording === "on" ? thenSettle(edge1.port, after) : after;

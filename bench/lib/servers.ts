@@ -229,3 +229,7 @@ export async function readMetrics(port: number): Promise<Map<string, number>> {
   }
   return values;
 }
+
+/** A counter of {@link readMetrics}' answer summed over all its label sets. */
+export const counterTotal = (values: Map<string, number>, name: string): number =>
+  [...values].filter(([key]) => key === name || key.startsWith(`${name}{`)).reduce((a, [, v]) => a + v, 0);
