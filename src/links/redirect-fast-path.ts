@@ -159,18 +159,6 @@ export function createRedirectFastPath(services: Services): RedirectFastPath {
     }
     return client;
   }
-  // The two series a fast answer counts into, per method and status, bound on first use.
-  const seriesByAnswer = new Map<number, ReturnType<typeof requestSeries>>();
-  function seriesOf(method: string, status: number) {
-    const id = method === "HEAD" ? -status : status;
-    let series = seriesByAnswer.get(id);
-    if (!series) {
-      series = requestSeries(method, routeLabel, status);
-      seriesByAnswer.set(id, series);
-    }
-    return series;
-  }
-
   /** The (domain, slug) a request for `GET /:slug` addresses, when the fast path may serve it. */
   function addressOf(request: RawRedirectRequest): { domain: string; slug: string } | undefined {
     const slug = slugOfTarget(request.target);
@@ -233,7 +221,7 @@ export function createRedirectFastPath(services: Services): RedirectFastPath {
       status,
       headers: responseHeaders,
       after() {
-        const { count, time } = seriesOf(request.method, status);
+        const { count, time } = requestSeries(request.method, routeLabel, status);
         count();
         time((performance.now() - started) / 1000);
         if (countServed) countServed();

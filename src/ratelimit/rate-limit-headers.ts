@@ -96,7 +96,7 @@ function fieldValues(decision: RateLimitDecision, now: number) {
 /**
  * Every field of a redirect the limiter admitted, as one object for Node's `writeHead`: the
  * {@link rateLimitHeaders}, `X-Request-Id`, `Cache-Control` and `Location`. Names are lower case,
- * as the app's responses carry them (Node then has nothing to fold when it checks each name).
+ * as the app's responses carry them.
  *
  * @example
  * res.writeHead(302, redirectHeaders(decision, Date.now(), requestId, "private, max-age=0", url));

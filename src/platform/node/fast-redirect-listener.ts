@@ -36,8 +36,7 @@ class RawHeaderReader implements HeaderReader {
   host(): string | undefined {
     const { lines } = this;
     for (let i = 0; i + 1 < lines.length; i += 2) {
-      const field = lines[i]!;
-      if (field.length === 4 && sameFieldName(field, "host")) return lines[i + 1];
+      if (sameFieldName(lines[i]!, "host")) return lines[i + 1];
     }
     return undefined;
   }

@@ -9,7 +9,7 @@ let kept: object | undefined;
  *
  * Node builds each tick's task as an object literal with computed (symbol) keys, whose hidden class
  * V8 holds only weakly. A task lives for one turn, so a full GC while none is queued — the memory
- * reducer's, in any idle spell, or the many while PGlite initialises a data directory — collects
+ * reducer's, in an idle spell, or PGlite's while it initialises a fresh data directory — collects
  * that class; every later tick then defines its properties on V8's runtime slow path, several
  * times the cost of a tick, and optimized code never returns to the fast one. Node's HTTP server
  * runs several ticks per request: measured, 3–6 µs of CPU per redirect, for good, after the first
